@@ -1,0 +1,55 @@
+# Flourish: `make run` serves the app with demo data, `make test` passes the tests.
+# Both set everything up first (system packages, .venv, database, postcodes) and are safe to rerun.
+SHELL := /bin/bash
+PY := .venv/bin/python
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bench stop clean setup db prepare demo screenshots lint
+
+setup:
+	@bin/setup
+
+db:
+	@if [ -z "$$DATABASE_URL" ]; then bin/localdb start; else echo "Using DATABASE_URL"; fi
+
+# The database as the app needs it: migrated, with the GB postcode gazetteer (loaded once).
+prepare: setup db
+	@$(MANAGE) migrate --noinput -v 0
+	@$(MANAGE) load_postcodes --if-empty
+
+demo: prepare
+	@$(MANAGE) load_demo
+
+# gunicorn, not runserver: the app is served as in production (whitenoise serves the static
+# files, no debug server), so what you try is what gets deployed.
+run: demo
+	@$(MANAGE) collectstatic --noinput -v 0
+	@echo
+	@echo "Flourish is running at http://$(HOST):$(PORT)/  (Ctrl-C to stop; 'make stop' stops the database)"
+	@echo "Admin and staff pages: http://$(HOST):$(PORT)/accounts/login/  (accounts: see README)"
+	@exec .venv/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - --graceful-timeout 5
+
+test:
+	@bin/setup --test
+	@$(MAKE) --no-print-directory prepare
+	@$(MANAGE) collectstatic --noinput -v 0
+	@.venv/bin/pytest $(PYTEST_ARGS)
+
+bench: prepare
+	@$(MANAGE) bench
+
+screenshots: prepare
+	@bin/setup --test
+	@.venv/bin/pytest -m browser tests/pages --screenshots $(PYTEST_ARGS)
+
+lint: setup
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+stop:
+	@bin/localdb stop
+
+clean:
+	@read -r -p "Remove var/ (the local database and everything in it)? [y/N] " a; \
+	if [ "$$a" = y ] || [ "$$a" = Y ]; then bin/localdb stop || true; rm -rf "$$(bin/localdb path)" var; echo "Removed."; else echo "Nothing removed."; fi

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from geo import views as geo_views
+
+urlpatterns = [
+    path("healthz", geo_views.healthz, name="healthz"),
+    path("api/postcodes/", include("geo.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("", include("directory.urls")),
+    path("", include("referrals.urls")),
+]

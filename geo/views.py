@@ -1,0 +1,59 @@
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from geo import postcodes
+from geo.models import Postcode, PostcodeLoad, PostcodeNotFound, locate_postcode, make_point
+from geo.serializers import NearbyPostcodeSerializer, NearestQuerySerializer, PlaceSerializer
+
+
+class PostcodeDetail(APIView):
+    """Where a postcode is. Unknown but well-formed postcodes fall back to their sector, then
+    district centroid; ``precision`` says which."""
+
+    @extend_schema(responses={200: PlaceSerializer})
+    def get(self, request, postcode: str):
+        try:
+            place = locate_postcode(postcode)
+        except postcodes.InvalidPostcode as exc:
+            return Response({"detail": str(exc)}, status=400)
+        except PostcodeNotFound as exc:
+            return Response({"detail": str(exc)}, status=404)
+        return Response(PlaceSerializer(place).data)
+
+
+class NearestPostcodes(APIView):
+    """The postcodes nearest a latitude/longitude, nearest first, through the spatial index."""
+
+    @extend_schema(
+        parameters=[NearestQuerySerializer],
+        responses={200: NearbyPostcodeSerializer(many=True)},
+    )
+    def get(self, request):
+        query = NearestQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        point = make_point(query.validated_data["lat"], query.validated_data["lng"])
+        nearest = Postcode.objects.nearest(point, query.validated_data["limit"])
+        return Response({"results": NearbyPostcodeSerializer(nearest, many=True).data})
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """200 with the number of postcodes when the database answers, 503 when it does not."""
+    try:
+        last = PostcodeLoad.objects.order_by("-finished_at").values("rows_loaded").first()
+        count = last["rows_loaded"] if last else Postcode.objects.count()
+    except DatabaseError:
+        # Throw the broken connection away so the next request reconnects by itself.
+        connection.close_if_unusable_or_obsolete()
+        try:
+            connection.close()
+        except DatabaseError:
+            pass
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok", "postcodes": count})
