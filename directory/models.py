@@ -1,0 +1,415 @@
+"""The directory, in Open Referral UK 3.0 (HSDS-UK) shape, plus what social prescribing needs.
+
+Entity and field names follow the standard (../shared/standards/openreferral-uk-3.0/). Ids are
+UUIDs, as the standard expects. Nothing is hard-deleted: retiring a service sets its status.
+Points are geography (SRID 4326) so distances are metres; geo/ owns SRIDs and postcodes.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db.models import Exists, F, FloatField, Min, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+
+NEEDS_TAXONOMY = "flourish-needs"
+DIGITAL_TAXONOMY = "flourish-digital-inclusion"
+
+
+class Audited(models.Model):
+    """Who changed an entry and when (the admin also keeps a LogEntry per change)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField(auto_now=True)
+    modified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Organization(Audited):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    email = models.EmailField(blank=True)
+    website = models.URLField(blank=True)
+    uri = models.URLField(blank=True)
+    is_demo = models.BooleanField(default=False, help_text="Fictional demo data.")
+    search_vector = models.GeneratedField(
+        expression=SearchVector("name", config="english", weight="A"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [GinIndex(fields=["search_vector"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Taxonomy(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    uri = models.URLField(blank=True)
+    version = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        verbose_name_plural = "taxonomies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaxonomyTermQuerySet(models.QuerySet):
+    def needs(self):
+        return self.filter(taxonomy__slug=NEEDS_TAXONOMY)
+
+    def digital_offers(self):
+        return self.filter(taxonomy__slug=DIGITAL_TAXONOMY)
+
+
+class TaxonomyTerm(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="terms")
+    code = models.SlugField(help_text="Stable code (the slug used in URLs and the API).")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    term_uri = models.URLField(blank=True)
+    # Plain-language label for residents ("Feeling lonely"), where it differs from the name.
+    plain_label = models.CharField(max_length=100, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    objects = TaxonomyTermQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["taxonomy", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["taxonomy", "code"], name="unique_term_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Location(Audited):
+    class Type(models.TextChoices):
+        PHYSICAL = "physical"
+        POSTAL = "postal"
+        VIRTUAL = "virtual"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="locations"
+    )
+    location_type = models.CharField(max_length=10, choices=Type.choices, default=Type.PHYSICAL)
+    name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    # A public place only (a hall, a library, a team's base): never a person's home.
+    point = models.PointField(srid=4326, geography=True, null=True, blank=True)
+    address_1 = models.CharField(max_length=255, blank=True)
+    address_2 = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    state_province = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=8, blank=True)
+    country = models.CharField(max_length=2, default="GB")
+    external_identifier = models.CharField(max_length=100, blank=True)
+    external_identifier_type = models.CharField(max_length=50, blank=True)
+
+    def __str__(self) -> str:
+        return self.name or self.address_1 or str(self.id)
+
+    @property
+    def latitude(self) -> float | None:
+        return self.point.y if self.point else None
+
+    @property
+    def longitude(self) -> float | None:
+        return self.point.x if self.point else None
+
+
+class Accessibility(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="accessibility")
+    description = models.TextField(blank=True)
+    details = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "accessibility"
+
+
+class ServiceQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=Service.Status.ACTIVE)
+
+    def serving(self, point: Point, radius_m: float, outcode: str | None = None):
+        """Services that serve a place, each annotated with why and how far.
+
+        The directory's one matching rule: a service matches a place when one of its locations
+        is within ``radius_m`` of it and it has no service area that excludes the place, or
+        when one of its service areas covers the place (a polygon containing the point, or a
+        postcode district list naming ``outcode``) - so a borough-wide phone line is found
+        without a building nearby.
+
+        Annotations: ``distance`` (metres to the nearest location, or None), ``match``
+        ("within_radius" or "service_area"). Order is left to the caller.
+        """
+        near_locations = ServiceAtLocation.objects.filter(
+            service=OuterRef("pk"), location__point__dwithin=(point, radius_m)
+        )
+        area_filter = Q(extent__covers=point)
+        if outcode:
+            area_filter |= Q(postcode_districts__contains=[outcode])
+        covering = ServiceArea.objects.filter(area_filter, service=OuterRef("pk"))
+        any_area = ServiceArea.objects.filter(service=OuterRef("pk"))
+        nearest = (
+            ServiceAtLocation.objects.filter(service=OuterRef("pk"), location__point__isnull=False)
+            .annotate(d=Distance("location__point", point))
+            .order_by("d")
+            .values("d")[:1]
+        )
+        return (
+            self.annotate(
+                _near=Exists(near_locations),
+                _covered=Exists(covering),
+                _has_area=Exists(any_area),
+            )
+            .filter(Q(_near=True, _has_area=False) | Q(_near=True, _covered=True) | Q(_covered=True))
+            .annotate(
+                distance=Subquery(nearest, output_field=FloatField()),
+                match=models.Case(
+                    models.When(_near=True, then=Value("within_radius")),
+                    default=Value("service_area"),
+                ),
+            )
+        )
+
+
+class Service(Audited):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        INACTIVE = "inactive"
+        DEFUNCT = "defunct"
+        TEMPORARILY_CLOSED = "temporarily closed"
+
+    class Kind(models.TextChoices):
+        COMMUNITY_ASSET = "community_asset", "Community group or activity"
+        HEALTH_TRAINER_SERVICE = "health_trainer_service", "Health trainer service"
+        ONLINE_CENTRE = "online_centre", "Online centre (help getting online)"
+
+    class Access(models.TextChoices):
+        SELF_REFERRAL = "self_referral", "Refer yourself"
+        REFERRAL = "referral", "Needs a referral"
+        DROP_IN = "drop_in", "Drop in"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="services"
+    )
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+    email = models.EmailField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    fees = models.TextField(blank=True)
+    accreditations = models.TextField(blank=True)
+    minimum_age = models.PositiveSmallIntegerField(null=True, blank=True)
+    maximum_age = models.PositiveSmallIntegerField(null=True, blank=True)
+    # "Last checked": when someone confirmed the listing is true, kept apart from last_modified.
+    assured_date = models.DateField(null=True, blank=True)
+    assurer_email = models.EmailField(blank=True)
+    alert = models.TextField(blank=True)
+    kind = models.CharField(max_length=30, choices=Kind.choices, default=Kind.COMMUNITY_ASSET)
+    access = models.CharField(max_length=20, choices=Access.choices, default=Access.SELF_REFERRAL)
+    # HSDS 3.1 service_capacity, kept simple: places available out of a maximum, per unit.
+    capacity_available = models.PositiveIntegerField(null=True, blank=True)
+    capacity_maximum = models.PositiveIntegerField(null=True, blank=True)
+    capacity_unit = models.CharField(max_length=50, blank=True, help_text="e.g. places, sessions")
+    is_demo = models.BooleanField(default=False, help_text="Fictional demo data.")
+    taxonomy_terms = models.ManyToManyField(
+        TaxonomyTerm, through="Attribute", related_name="services", blank=True
+    )
+    search_vector = models.GeneratedField(
+        expression=SearchVector("name", config="english", weight="A")
+        + SearchVector("description", config="english", weight="B"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    objects = ServiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [GinIndex(fields=["search_vector"]), models.Index(fields=["status", "kind"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceAtLocation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="service_at_locations"
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="service_at_locations"
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "location"], name="unique_service_location")
+        ]
+
+
+class Schedule(models.Model):
+    """A recurring opening (RFC 5545 style, as HSDS): WEEKLY on ``byday`` or MONTHLY on
+    ``bymonthday``, from ``opens_at`` to ``closes_at`` (a close before the open runs past
+    midnight)."""
+
+    class Freq(models.TextChoices):
+        WEEKLY = "WEEKLY"
+        MONTHLY = "MONTHLY"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
+    )
+    service_at_location = models.ForeignKey(
+        ServiceAtLocation, null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
+    )
+    freq = models.CharField(max_length=7, choices=Freq.choices, default=Freq.WEEKLY)
+    interval = models.PositiveSmallIntegerField(default=1)
+    byday = models.CharField(max_length=40, blank=True, help_text='e.g. "MO,TH"')
+    bymonthday = models.CharField(max_length=40, blank=True, help_text='e.g. "1,15"')
+    opens_at = models.TimeField(null=True, blank=True)
+    closes_at = models.TimeField(null=True, blank=True)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
+    dtstart = models.DateField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    attending_type = models.CharField(max_length=100, blank=True)
+    notes = models.TextField(blank=True)
+
+
+class CostOption(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="cost_options")
+    option = models.CharField(max_length=255, blank=True)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    amount_description = models.CharField(max_length=255, blank=True)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
+
+
+class Contact(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="contacts"
+    )
+    name = models.CharField(max_length=255, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    email = models.EmailField(blank=True)
+
+
+class Phone(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="phones"
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="phones"
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.CASCADE, related_name="phones"
+    )
+    number = models.CharField(max_length=30)
+    description = models.CharField(max_length=255, blank=True)
+
+
+class Language(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="languages"
+    )
+    phone = models.ForeignKey(
+        Phone, null=True, blank=True, on_delete=models.CASCADE, related_name="languages"
+    )
+    name = models.CharField(max_length=100)
+    code = models.CharField(max_length=3, blank=True, help_text="ISO 639-1 or 639-3, e.g. en, ur")
+    note = models.CharField(max_length=255, blank=True)
+
+
+class ServiceArea(models.Model):
+    """Where a service serves: a polygon (``extent``) and/or a list of postcode districts."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="service_areas")
+    name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    extent = models.MultiPolygonField(srid=4326, geography=True, null=True, blank=True)
+    extent_type = models.CharField(max_length=20, blank=True, default="geojson")
+    postcode_districts = ArrayField(
+        models.CharField(max_length=4), default=list, blank=True,
+        help_text="Postcode districts served, e.g. SK14, SK15",
+    )
+    uri = models.URLField(blank=True)
+
+    class Meta:
+        indexes = [GinIndex(fields=["postcode_districts"])]
+
+
+class Attribute(models.Model):
+    """Links a service to a taxonomy term (its needs, its digital-inclusion offers, ...)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="attributes")
+    taxonomy_term = models.ForeignKey(
+        TaxonomyTerm, on_delete=models.PROTECT, related_name="attributes"
+    )
+    link_type = models.CharField(max_length=50, blank=True, default="service")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "taxonomy_term"], name="unique_service_term")
+        ]
+
+
+class ListingReport(models.Model):
+    """"Report a problem with this listing": what a member of the public told us. Editors see
+    these in the admin. No account is needed; the reporter's email is optional."""
+
+    class Reason(models.TextChoices):
+        CLOSED = "closed", "It has closed or stopped running"
+        DETAILS = "details", "Contact details or address are wrong"
+        TIMES = "times", "Opening times are wrong"
+        OTHER = "other", "Something else"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    details = models.TextField(max_length=2000, blank=True)
+    email = models.EmailField(blank=True, help_text="Only to ask about the report.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
