@@ -134,7 +134,11 @@ def database_from_url(url: str) -> dict:
         "OPTIONS": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5)},
         "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,
-        "TEST": {"TEMPLATE": env_str("DATABASE_TEST_TEMPLATE") or None},
+        # TEST_DATABASE_NAME lets two test runs share one server without clashing.
+        "TEST": {
+            "TEMPLATE": env_str("DATABASE_TEST_TEMPLATE") or None,
+            "NAME": env_str("TEST_DATABASE_NAME") or None,
+        },
     }
 
 
