@@ -5,7 +5,10 @@ UUIDs, as the standard expects. Nothing is hard-deleted: retiring a service sets
 Points are geography (SRID 4326) so distances are metres; geo/ owns SRIDs and postcodes.
 """
 
+import datetime as dt
+import re
 import uuid
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.gis.db import models
@@ -13,12 +16,16 @@ from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector, SearchVectorField
-from django.db.models import Exists, F, FloatField, Min, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
+from django.db.models import Exists, F, FloatField, OuterRef, Q, Subquery, Value
 
 NEEDS_TAXONOMY = "flourish-needs"
 DIGITAL_TAXONOMY = "flourish-digital-inclusion"
+
+# Opening times are wall-clock times where the service is: a 10:00 session is 10:00 in Britain,
+# GMT in winter and BST in summer.
+LONDON = ZoneInfo("Europe/London")
+WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]  # date.weekday() order
 
 
 class Audited(models.Model):
@@ -160,6 +167,83 @@ class Accessibility(models.Model):
 class ServiceQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Service.Status.ACTIVE)
+
+    def open_at(self, moment: dt.datetime):
+        """Services with a schedule session running at ``moment`` (read in Europe/London).
+
+        A session runs on the days its rule names (WEEKLY ``byday``, MONTHLY ``bymonthday``;
+        a WEEKLY rule without ``byday`` runs every day) between ``opens_at`` and ``closes_at``;
+        a close at or before the open runs past midnight into the next morning, so a session
+        that started yesterday evening can still be running now. ``valid_from``/``valid_to``
+        bound the day the session starts on. Schedules may hang on the service or on one of its
+        service_at_locations.
+        """
+        local = moment.astimezone(LONDON)
+        today, now = local.date(), local.time().replace(microsecond=0)
+        yesterday = today - dt.timedelta(days=1)
+        started_today = (
+            Schedule.runs_on_q(today)
+            & Q(opens_at__lte=now)
+            & (Q(closes_at__isnull=True) | Q(closes_at__gt=now) | Q(closes_at__lte=F("opens_at")))
+        )
+        started_yesterday = (
+            Schedule.runs_on_q(yesterday)
+            & Q(closes_at__lte=F("opens_at"))
+            & Q(closes_at__gt=now)
+        )
+        sessions = Schedule.objects.filter(started_today | started_yesterday)
+        return self.filter(
+            Exists(sessions.filter(service=OuterRef("pk")))
+            | Exists(sessions.filter(service_at_location__service=OuterRef("pk")))
+        )
+
+    def free(self):
+        """No charge listed: no current cost option with an amount above zero."""
+        today = dt.date.today()
+        paid = CostOption.objects.filter(service=OuterRef("pk"), amount__gt=0).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gte=today)
+        )
+        return self.exclude(Exists(paid))
+
+    def for_age(self, age: int):
+        return self.filter(
+            Q(minimum_age__isnull=True) | Q(minimum_age__lte=age),
+            Q(maximum_age__isnull=True) | Q(maximum_age__gte=age),
+        )
+
+    def speaking(self, language: str):
+        """Services that speak ``language`` (an ISO code like ``ur`` or a name like ``Urdu``).
+        A service listing no languages is taken to work in English only."""
+        spoken = Language.objects.filter(service=OuterRef("pk")).filter(
+            Q(code__iexact=language) | Q(name__iexact=language)
+        )
+        match = Exists(spoken)
+        if language.lower() in {"en", "eng", "english"}:
+            match |= ~Exists(Language.objects.filter(service=OuterRef("pk")))
+        return self.filter(match)
+
+    def with_any_term(self, term_ids):
+        return self.filter(
+            Exists(Attribute.objects.filter(service=OuterRef("pk"), taxonomy_term_id__in=term_ids))
+        )
+
+    def with_every_term(self, term_ids):
+        qs = self
+        for term_id in term_ids:
+            qs = qs.filter(
+                Exists(Attribute.objects.filter(service=OuterRef("pk"), taxonomy_term_id=term_id))
+            )
+        return qs
+
+    def matching_text(self, text: str):
+        """PostgreSQL full-text search (English stemming) over the service's name and
+        description and its organisation's name, annotated with ``rank`` (higher is better;
+        a hit in a name weighs more than one in a description)."""
+        query = SearchQuery(text, search_type="websearch", config="english")
+        return self.filter(Q(search_vector=query) | Q(organization__search_vector=query)).annotate(
+            rank=SearchRank(F("search_vector"), query)
+            + SearchRank(F("organization__search_vector"), query) * Value(0.5)
+        )
 
     def serving(self, point: Point, radius_m: float, outcode: str | None = None):
         """Services that serve a place, each annotated with why and how far.
@@ -309,6 +393,50 @@ class Schedule(models.Model):
     description = models.TextField(blank=True)
     attending_type = models.CharField(max_length=100, blank=True)
     notes = models.TextField(blank=True)
+
+    @staticmethod
+    def runs_on_q(day: dt.date) -> Q:
+        """A Q for schedules whose rule has a session starting on ``day``."""
+        weekday = WEEKDAYS[day.weekday()]
+        return (
+            (Q(valid_from__isnull=True) | Q(valid_from__lte=day))
+            & (Q(valid_to__isnull=True) | Q(valid_to__gte=day))
+            & Q(opens_at__isnull=False)
+            & (
+                Q(freq=Schedule.Freq.WEEKLY)
+                & (Q(byday="") | Q(byday__regex=rf"(^|,)\s*{weekday}\s*(,|$)"))
+                | Q(freq=Schedule.Freq.MONTHLY)
+                & Q(bymonthday__regex=rf"(^|,)\s*0?{day.day}\s*(,|$)")
+            )
+        )
+
+    def runs_on(self, day: dt.date) -> bool:
+        """Python twin of :meth:`runs_on_q`, for the handful of schedules on a results page."""
+        if self.opens_at is None:
+            return False
+        if (self.valid_from and day < self.valid_from) or (self.valid_to and day > self.valid_to):
+            return False
+        if self.freq == Schedule.Freq.MONTHLY:
+            days = {int(d) for d in re.findall(r"-?\d+", self.bymonthday)}
+            return day.day in days
+        codes = {c.strip().upper() for c in self.byday.split(",") if c.strip()}
+        return not codes or WEEKDAYS[day.weekday()] in codes
+
+    def sessions(self, start: dt.date, days: int):
+        """(opens, closes) aware datetimes in Europe/London for sessions starting on the
+        ``days`` days from ``start``; a close at or before the open is the next morning."""
+        for offset in range(days):
+            day = start + dt.timedelta(days=offset)
+            if not self.runs_on(day):
+                continue
+            opens = dt.datetime.combine(day, self.opens_at, tzinfo=LONDON)
+            if self.closes_at is None:
+                closes = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=LONDON)
+            elif self.closes_at <= self.opens_at:
+                closes = dt.datetime.combine(day + dt.timedelta(days=1), self.closes_at, tzinfo=LONDON)
+            else:
+                closes = dt.datetime.combine(day, self.closes_at, tzinfo=LONDON)
+            yield opens, closes
 
 
 class CostOption(models.Model):
