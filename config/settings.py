@@ -267,6 +267,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Referrals ----------------------------------------------------------------------------
+# chase_referrals: a referral still new after CHASE days reminds the team; after DECLINE days it
+# is declined ("not picked up in time") and the referrer is told.
+REFERRAL_CHASE_AFTER_DAYS = env_int("REFERRAL_CHASE_AFTER_DAYS", 7)
+REFERRAL_DECLINE_AFTER_DAYS = env_int("REFERRAL_DECLINE_AFTER_DAYS", 14)
+# Counts of people below this are shown as "fewer than N" in managers' figures.
+SMALL_NUMBER_THRESHOLD = env_int("SMALL_NUMBER_THRESHOLD", 5)
+
 # --- Geo ----------------------------------------------------------------------------------
 # Free-text geocoding beyond the postcode table is off unless GEOCODER is set ("nominatim").
 GEOCODER = env_str("GEOCODER")

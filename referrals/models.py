@@ -1,0 +1,886 @@
+"""Social prescribing referrals: practices, teams, patients, referrals and what trainers log.
+
+Special-category health data lives here. Three rules hold throughout:
+- every read starts from a ``visible_to(user)`` queryset, so a record you may not see is a 404;
+- every change of a referral is a model method that locks the row, checks the version the user
+  saw and the allowed move, and writes one append-only ``ReferralEvent``;
+- every view of a patient's details writes an ``AccessLog`` row (``AccessLog.record``).
+"""
+
+import re
+import uuid
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.contrib.gis.db.models.functions import Distance
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Subquery
+from django.urls import reverse
+from django.utils import timezone
+
+from directory.models import Service, ServiceArea, ServiceAtLocation, TaxonomyTerm
+from referrals import permissions
+
+SNOMED_REFERRAL = "871731000000106"  # Referral to social prescribing service
+SNOMED_DECLINED = "871711000000103"  # Social prescribing declined
+
+# Three unanswered contact attempts in a row suggest closing as "could not contact".
+UNANSWERED_ATTEMPTS_BEFORE_CLOSING = 3
+
+
+# --- Validators -----------------------------------------------------------------------------
+def nhs_number_digits(text: str) -> str:
+    """``943 476 5919`` -> ``9434765919``; spaces and hyphens are dropped, nothing else."""
+    return re.sub(r"[\s-]", "", text or "")
+
+
+def nhs_check_digit(first_nine: str) -> int | None:
+    """Modulus 11: weights 10..2, 11 - (sum mod 11); 11 means 0 and 10 means no valid number."""
+    total = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1)))
+    check = 11 - total % 11
+    if check == 11:
+        return 0
+    if check == 10:
+        return None
+    return check
+
+
+def validate_nhs_number(value: str) -> None:
+    digits = nhs_number_digits(value)
+    if not re.fullmatch(r"\d{10}", digits):
+        raise ValidationError("Enter an NHS number with 10 digits, like 943 476 5919.")
+    if nhs_check_digit(digits[:9]) != int(digits[9]):
+        raise ValidationError("This is not a valid NHS number: check the digits and try again.")
+
+
+def format_nhs_number(digits: str) -> str:
+    return f"{digits[:3]} {digits[3:6]} {digits[6:]}" if len(digits) == 10 else digits
+
+
+# GP practices have ODS codes of one letter and five digits (P84001); other ODS organisations
+# use 3 to 10 letters and digits, which we accept too so a hub or PCN can be a "practice".
+ODS_CODE_RE = re.compile(r"^(?:[A-Z][0-9]{5}|[A-Z0-9]{3,10})$")
+
+
+def validate_ods_code(value: str) -> None:
+    if not ODS_CODE_RE.match(value or ""):
+        raise ValidationError(
+            "Enter an ODS code: a GP practice's is a letter and five digits, like P84001."
+        )
+
+
+# --- Practices and teams --------------------------------------------------------------------
+class Practice(models.Model):
+    name = models.CharField(max_length=200)
+    ods_code = models.CharField(
+        "ODS code", max_length=10, unique=True, validators=[validate_ods_code]
+    )
+    address = models.TextField(blank=True)
+    postcode = models.CharField(max_length=8, blank=True)
+    point = models.PointField(srid=4326, geography=True, null=True, blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="PracticeMembership", related_name="practices"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ods_code})"
+
+
+class PracticeMembership(models.Model):
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="practice_memberships"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "user"], name="unique_practice_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.practice}"
+
+
+OPEN_STATUSES = ("new", "accepted", "contacted", "engaged")
+
+
+class TeamQuerySet(models.QuerySet):
+    def covering(self, point, outcode: str | None = None):
+        """Teams whose coverage includes a place, nearest base first, with their load.
+
+        Coverage is the linked directory service's areas when it has any (a polygon covering the
+        point, or a postcode district list naming ``outcode``); a service without areas covers
+        ``radius_m`` around its nearest base. Annotates ``distance`` (metres to the nearest base,
+        or None), ``open_cases`` and ``trainers``.
+        """
+        area_filter = Q(extent__covers=point)
+        if outcode:
+            area_filter |= Q(postcode_districts__contains=[outcode])
+        nearest_base = (
+            ServiceAtLocation.objects.filter(
+                service=OuterRef("service"), location__point__isnull=False
+            )
+            .annotate(d=Distance("location__point", point))
+            .order_by("d")
+            .values("d")[:1]
+        )
+        return (
+            self.with_load()
+            .annotate(
+                _has_area=Exists(ServiceArea.objects.filter(service=OuterRef("service"))),
+                _covered=Exists(
+                    ServiceArea.objects.filter(area_filter, service=OuterRef("service"))
+                ),
+                distance=Subquery(nearest_base, output_field=FloatField()),
+            )
+            .filter(Q(_covered=True) | Q(_has_area=False, distance__lte=F("radius_m")))
+            .order_by(F("distance").asc(nulls_last=True), "name")
+        )
+
+    def with_load(self):
+        open_cases = (
+            Referral.objects.filter(team=OuterRef("pk"), status__in=OPEN_STATUSES)
+            .order_by()
+            .values("team")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        trainers = (
+            TeamMembership.objects.filter(team=OuterRef("pk"))
+            .order_by()
+            .values("team")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            open_cases=models.functions.Coalesce(Subquery(open_cases), 0),
+            trainers=models.functions.Coalesce(Subquery(trainers), 0),
+        )
+
+
+class Team(models.Model):
+    """Health trainers who run one health-trainer / link-worker service from the directory."""
+
+    name = models.CharField(max_length=200)
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": Service.Kind.HEALTH_TRAINER_SERVICE},
+        help_text="The directory's listing for this team; its service areas are the coverage.",
+    )
+    radius_m = models.PositiveIntegerField(
+        "coverage radius (metres)",
+        default=8000,
+        help_text="Used only when the service has no service area: the radius around its base.",
+    )
+    capacity_per_trainer = models.PositiveSmallIntegerField(
+        default=20, help_text="Open cases one trainer can hold."
+    )
+    email = models.EmailField(blank=True, help_text="The team's shared inbox, for reminders.")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams"
+    )
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def capacity(self) -> int | None:
+        trainers = getattr(self, "trainers", None)
+        if trainers is None:
+            trainers = self.memberships.count()
+        return trainers * self.capacity_per_trainer
+
+    def trainer_users(self):
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.filter(
+            team_memberships__team=self,
+            is_active=True,
+            groups__name__in=[permissions.TRAINERS, permissions.LEADS],
+        ).distinct()
+
+
+class TeamMembership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="unique_team_member")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"
+
+
+# --- Patients -------------------------------------------------------------------------------
+class Patient(models.Model):
+    """Least data needed. The postcode is placed with the gazetteer (text + point, never a foreign
+    key: the postcode table is swapped on reload) and never shown outside the care team."""
+
+    class ContactMethod(models.TextChoices):
+        PHONE = "phone", "Phone call"
+        TEXT = "text", "Text message"
+        EMAIL = "email", "Email"
+        LETTER = "letter", "Letter"
+        NONE = "none", "Don't contact me, I'll get in touch"
+
+    nhs_number = models.CharField(
+        "NHS number", max_length=10, unique=True, validators=[validate_nhs_number]
+    )
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    postcode = models.CharField(max_length=8, blank=True)
+    point = models.PointField(srid=4326, geography=True, null=True, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+    preferred_contact = models.CharField(
+        max_length=10, choices=ContactMethod.choices, default=ContactMethod.PHONE
+    )
+    preferred_language = models.CharField(max_length=60, blank=True, default="English")
+    interpreter_needed = models.BooleanField(default=False)
+    accessibility_needs = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(nhs_number__regex=r"^[0-9]{10}$"), name="nhs_number_ten_digits"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def nhs_number_display(self) -> str:
+        return format_nhs_number(self.nhs_number)
+
+    def age(self, today: date | None = None) -> int:
+        today = today or timezone.localdate()
+        born = self.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+# --- Referrals ------------------------------------------------------------------------------
+class IllegalMove(Exception):
+    """The referral cannot make this move from where it is (the message says why)."""
+
+
+class StaleReferral(Exception):
+    """The referral changed since the user opened it; nothing was written."""
+
+    message = "This referral changed since you opened it. Check it again and retry."
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ReferralQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The one read rule: clinicians see their practices' referrals, trainers and leads their
+        teams'; nobody else sees any (managers get aggregates elsewhere, never rows)."""
+        rule = Q(pk__in=[])
+        if permissions.is_clinician(user):
+            rule |= Q(practice__in=Practice.objects.filter(memberships__user=user))
+        if permissions.is_trainer(user):
+            rule |= Q(team__in=Team.objects.filter(memberships__user=user))
+        if not permissions.in_care_team(user):
+            return self.none()
+        return self.filter(rule)
+
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+
+class Referral(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ACCEPTED = "accepted", "Accepted"
+        CONTACTED = "contacted", "Contacted"
+        ENGAGED = "engaged", "Engaged"
+        DECLINED = "declined", "Declined"
+        CLOSED = "closed", "Closed"
+
+    # The whole workflow on one screen. Any open referral may also be closed with an outcome.
+    ALLOWED_MOVES = {
+        Status.NEW: {Status.ACCEPTED, Status.DECLINED, Status.CLOSED},
+        Status.ACCEPTED: {Status.CONTACTED, Status.CLOSED},
+        Status.CONTACTED: {Status.ENGAGED, Status.CLOSED},
+        Status.ENGAGED: {Status.CLOSED},
+        Status.DECLINED: set(),
+        Status.CLOSED: set(),
+    }
+
+    class Urgency(models.TextChoices):
+        ROUTINE = "routine", "Routine"
+        SOON = "soon", "Soon"
+
+    class Outcome(models.TextChoices):
+        GOALS_MET = "goals_met", "Goals met"
+        PARTLY_MET = "partly_met", "Goals partly met"
+        PERSON_DECLINED = "person_declined", "The person declined"
+        COULD_NOT_CONTACT = "could_not_contact", "Could not contact after three attempts"
+        NOT_APPROPRIATE = "not_appropriate", "Not appropriate"
+        MOVED_AWAY = "moved_away", "Moved away"
+        OTHER = "other", "Other"
+
+    NOT_PICKED_UP = "Not picked up in time"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="referrals")
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="referrals")
+    referred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals_made"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="referrals")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="caseload",
+    )
+    needs = models.ManyToManyField(TaxonomyTerm, related_name="+")
+    what_matters = models.TextField("what matters to the person", blank=True)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
+    consent_to_contact = models.BooleanField()
+    consent_to_share = models.BooleanField()
+    services_in_mind = models.ManyToManyField(Service, blank=True, related_name="+")
+    snomed_code = models.CharField(max_length=18, default=SNOMED_REFERRAL, editable=False)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    decline_reason = models.TextField(blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    outcome_snomed_code = models.CharField(max_length=18, blank=True)
+    # Optimistic locking: every change carries the version the user saw and bumps it.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    # Double submits and API retries: the same key from the same referrer makes one referral.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, editable=False)
+
+    objects = ReferralQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["referred_by", "idempotency_key"], name="unique_referral_idempotency_key"
+            ),
+            models.CheckConstraint(condition=Q(consent_to_contact=True), name="consent_required"),
+        ]
+        indexes = [models.Index(fields=["team", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Referral {str(self.id)[:8]} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("referrals-detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def time_in_status(self, now=None) -> timedelta:
+        return (now or timezone.now()) - self.status_changed_at
+
+    def waiting(self, now=None) -> timedelta:
+        return (now or timezone.now()) - self.created_at
+
+    def can_move(self, to: str) -> bool:
+        return to in self.ALLOWED_MOVES[self.Status(self.status)]
+
+    def may_act(self, user) -> bool:
+        """Trainers and leads of the referral's team may move it; nobody else."""
+        return (
+            user is not None
+            and permissions.is_trainer(user)
+            and self.team.memberships.filter(user=user).exists()
+        )
+
+    def may_assign(self, user) -> bool:
+        return self.may_act(user) and permissions.is_lead(user)
+
+    # -- state changes: each locks the row, checks, saves, writes one event ------------------
+    def accept(self, *, by, version: int, assign_to=None, note: str = "") -> "ReferralEvent":
+        """A trainer takes the referral on (or a lead assigns it); the referrer is told."""
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            assignee = assign_to or by
+            if assignee != by and not locked.may_assign(by):
+                raise PermissionDenied("Only a team lead can assign a referral to someone else.")
+            if assignee != by and not locked.may_act(assignee):
+                raise IllegalMove("You can only assign a referral to a trainer in this team.")
+            locked.assigned_to = assignee
+            if assignee != by:
+                note = note or f"Assigned to {_person(assignee)}."
+            event = locked._move(self.Status.ACCEPTED, by=by, note=note)
+        self._refresh_from(locked)
+        return event
+
+    def decline(self, *, by, version: int, reason: str) -> "ReferralEvent":
+        """The team cannot take it on; the referrer is told why. Recorded with SNOMED
+        871711000000103 only when the *person* declined, which is a closing outcome instead."""
+        if not reason.strip():
+            raise IllegalMove("Give a reason for declining, so the referrer knows what to do next.")
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            locked.decline_reason = reason.strip()
+            event = locked._move(self.Status.DECLINED, by=by, note=reason.strip())
+        self._refresh_from(locked)
+        return event
+
+    def contact(self, *, by, version: int, note: str = "") -> "ReferralEvent":
+        """First contact made with the person."""
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            event = locked._move(self.Status.CONTACTED, by=by, note=note)
+        self._refresh_from(locked)
+        return event
+
+    def engage(self, *, by, version: int, note: str = "") -> "ReferralEvent":
+        """The person is working with the trainer."""
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            event = locked._move(self.Status.ENGAGED, by=by, note=note)
+        self._refresh_from(locked)
+        return event
+
+    def close(self, *, by, version: int, outcome: str, note: str = "") -> "ReferralEvent":
+        """Any open referral ends with an outcome; the referrer is told which."""
+        if outcome not in self.Outcome.values:
+            raise IllegalMove("Choose an outcome to close the referral.")
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            locked.outcome = outcome
+            locked.outcome_snomed_code = (
+                SNOMED_DECLINED if outcome == self.Outcome.PERSON_DECLINED else ""
+            )
+            label = self.Outcome(outcome).label
+            event = locked._move(
+                self.Status.CLOSED, by=by, note=f"{label}. {note}".strip() if note else label
+            )
+        self._refresh_from(locked)
+        return event
+
+    def assign(self, *, by, version: int, to) -> "ReferralEvent":
+        """A lead hands an accepted referral to another trainer in the team."""
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            if not locked.may_assign(by):
+                raise PermissionDenied("Only a team lead can assign referrals.")
+            if not locked.may_act(to):
+                raise IllegalMove("You can only assign a referral to a trainer in this team.")
+            if not locked.is_open or locked.status == self.Status.NEW:
+                raise IllegalMove("Accept the referral before reassigning it.")
+            locked.assigned_to = to
+            locked.version += 1
+            locked.save(update_fields=["assigned_to", "version"])
+            event = ReferralEvent.objects.create(
+                referral=locked,
+                by=by,
+                kind=ReferralEvent.Kind.ASSIGNED,
+                from_status=locked.status,
+                to_status=locked.status,
+                note=f"Assigned to {_person(to)}.",
+            )
+        self._refresh_from(locked)
+        return event
+
+    def decline_unpicked(self, *, now) -> "ReferralEvent | None":
+        """chase_referrals: still new after the decline period -> declined by the system."""
+        with transaction.atomic():
+            locked = Referral.objects.select_for_update().get(pk=self.pk)
+            if locked.status != self.Status.NEW:
+                return None  # someone picked it up while we were looking
+            locked.decline_reason = self.NOT_PICKED_UP
+            event = locked._move(self.Status.DECLINED, by=None, note=self.NOT_PICKED_UP, now=now)
+        self._refresh_from(locked)
+        return event
+
+    def remind_team(self, *, now) -> "ReferralEvent | None":
+        """chase_referrals: still new after the chase period -> the team is reminded, once."""
+        with transaction.atomic():
+            locked = Referral.objects.select_for_update().get(pk=self.pk)
+            if locked.status != self.Status.NEW or locked.reminded_at is not None:
+                return None
+            locked.reminded_at = now
+            locked.save(update_fields=["reminded_at"])
+            days = (now - locked.created_at).days
+            message = (
+                f"A referral for your team has waited {days} days without being picked up."
+            )
+            event = ReferralEvent.objects.create(
+                referral=locked,
+                at=now,
+                by=None,
+                kind=ReferralEvent.Kind.REMINDED,
+                from_status=locked.status,
+                to_status=locked.status,
+                note=message,
+            )
+            recipients = list(locked.team.trainer_users())
+            for user in recipients:
+                Notification.send(user=user, referral=locked, message=message, at=now)
+            if locked.team.email:
+                Notification.email_address(locked.team.email, locked, message)
+        self._refresh_from(locked)
+        return event
+
+    # -- internals ----------------------------------------------------------------------------
+    def _lock(self, *, by, version: int) -> "Referral":
+        # SELECT ... FOR UPDATE: a concurrent move waits here, then sees the bumped version.
+        locked = Referral.objects.select_for_update().get(pk=self.pk)
+        if not locked.may_act(by):
+            raise PermissionDenied("Only a trainer in this referral's team can do that.")
+        if version is None or int(version) != locked.version:
+            raise StaleReferral()
+        return locked
+
+    def _move(self, to: str, *, by, note: str = "", now=None) -> "ReferralEvent":
+        """On a locked row: refuse an illegal move, save, write the event, tell the referrer."""
+        to = self.Status(to)
+        if not self.can_move(to):
+            raise IllegalMove(
+                f"A referral that is {self.get_status_display().lower()} cannot be "
+                f"{to.label.lower()}."
+            )
+        now = now or timezone.now()
+        from_status = self.status
+        self.status = to
+        self.status_changed_at = now
+        self.version += 1
+        self.save()
+        event = ReferralEvent.objects.create(
+            referral=self,
+            at=now,
+            by=by,
+            kind=ReferralEvent.Kind.MOVED,
+            from_status=from_status,
+            to_status=to,
+            note=note,
+        )
+        if to in (self.Status.ACCEPTED, self.Status.DECLINED, self.Status.CLOSED):
+            self._tell_referrer(to, now=now)
+        return event
+
+    def _tell_referrer(self, to: str, *, now) -> None:
+        """The PRSB "message back to the GP and referrer": accepted, declined (why), closed
+        (outcome). No patient name in the message: it may leave by email."""
+        ref = str(self.pk)[:8]
+        if to == self.Status.ACCEPTED:
+            message = f"Your referral {ref} was accepted by {self.team.name}."
+        elif to == self.Status.DECLINED:
+            message = f"Your referral {ref} was declined by {self.team.name}: {self.decline_reason}"
+        else:
+            message = (
+                f"Your referral {ref} was closed by {self.team.name}. Outcome: "
+                f"{self.get_outcome_display()}."
+            )
+            if self.outcome_snomed_code:
+                message += f" (SNOMED CT {self.outcome_snomed_code} Social prescribing declined)"
+        Notification.send(user=self.referred_by, referral=self, message=message, at=now)
+
+    def _refresh_from(self, locked: "Referral") -> None:
+        for field in self._meta.concrete_fields:
+            setattr(self, field.attname, getattr(locked, field.attname))
+
+    # -- reading ------------------------------------------------------------------------------
+    def unanswered_attempts(self) -> int:
+        """Contact attempts since the person was last reached."""
+        count = 0
+        for reached in self.follow_ups.order_by("-at").values_list("reached", flat=True):
+            if reached:
+                break
+            count += 1
+        return count
+
+    def suggests_could_not_contact(self) -> bool:
+        return self.is_open and self.unanswered_attempts() >= UNANSWERED_ATTEMPTS_BEFORE_CLOSING
+
+
+def _person(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+class ReferralEvent(models.Model):
+    """Append-only: who did what, when, from which status to which. Never updated."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Referred"
+        MOVED = "moved", "Status changed"
+        ASSIGNED = "assigned", "Assigned"
+        REMINDED = "reminded", "Team reminded"
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.from_status} -> {self.to_status}"
+
+    @property
+    def by_label(self) -> str:
+        return _person(self.by) if self.by else "Flourish (automatic)"
+
+
+class Notification(models.Model):
+    """In-app message to one user; an email goes with it when the user has an address."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    referral = models.ForeignKey(
+        Referral, null=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    message = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.message
+
+    @classmethod
+    def send(cls, *, user, referral, message: str, at=None) -> "Notification":
+        notification = cls.objects.create(
+            user=user, referral=referral, message=message, created_at=at or timezone.now()
+        )
+        if user.email:
+            cls.email_address(user.email, referral, message)
+        return notification
+
+    @staticmethod
+    def email_address(address: str, referral, message: str) -> None:
+        # After commit: a move that rolls back must not have sent its email.
+        transaction.on_commit(
+            lambda: send_mail(
+                "Flourish: referral update",
+                f"{message}\n\nSign in to Flourish to see the referral.",
+                None,
+                [address],
+                fail_silently=True,
+            )
+        )
+
+
+class AccessLog(models.Model):
+    """Every view of a patient's details (page or API): who, which patient, referral, when, from
+    where. Append-only: the admin shows it read-only and nothing in the app updates it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    referral = models.ForeignKey(
+        Referral, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    path = models.CharField(max_length=300)
+    channel = models.CharField(max_length=4, choices=[("page", "Page"), ("api", "API")])
+
+    class Meta:
+        ordering = ["-at"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user} viewed patient {self.patient_id}"
+
+    @classmethod
+    def record(cls, request, referral: Referral, *, channel: str) -> "AccessLog":
+        return cls.objects.create(
+            user=request.user,
+            patient=referral.patient,
+            referral=referral,
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+            path=request.get_full_path()[:300],
+            channel=channel,
+        )
+
+
+# --- Follow-ups -----------------------------------------------------------------------------
+class FollowUp(models.Model):
+    """One contact or attempt at contact with the person."""
+
+    class Method(models.TextChoices):
+        PHONE = "phone", "Phone"
+        FACE_TO_FACE = "face_to_face", "Face to face"
+        VIDEO = "video", "Video"
+        TEXT = "text", "Text message"
+        EMAIL = "email", "Email"
+        LETTER = "letter", "Letter"
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="follow_ups")
+    at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=15, choices=Method.choices)
+    reached = models.BooleanField(help_text="Did you reach the person?")
+    duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} {self.at:%Y-%m-%d}"
+
+
+class Goal(models.Model):
+    """One line of the personal health plan, in the person's own words."""
+
+    class Status(models.TextChoices):
+        AGREED = "agreed", "Agreed"
+        IN_PROGRESS = "in_progress", "In progress"
+        ACHIEVED = "achieved", "Achieved"
+        DROPPED = "dropped", "Dropped"
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="goals")
+    text = models.TextField("goal, in the person's own words")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.AGREED)
+    agreed_on = models.DateField(default=timezone.localdate)
+    status_changed_on = models.DateField(default=timezone.localdate)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["agreed_on", "pk"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Measure(models.Model):
+    """A dated wellbeing measure. Only totals and answers to public questions are stored (SWEMWBS
+    and PAM are licensed: never their questions)."""
+
+    class Instrument(models.TextChoices):
+        ONS4 = "ons4", "ONS4 personal wellbeing"
+        SWEMWBS = "swemwbs", "SWEMWBS"
+        PAM = "pam", "Patient Activation Measure (PAM)"
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="measures")
+    follow_up = models.ForeignKey(
+        FollowUp, null=True, blank=True, on_delete=models.PROTECT, related_name="measures"
+    )
+    instrument = models.CharField(max_length=10, choices=Instrument.choices)
+    taken_on = models.DateField(default=timezone.localdate)
+    life_satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
+    worthwhile = models.PositiveSmallIntegerField(null=True, blank=True)
+    happiness = models.PositiveSmallIntegerField(null=True, blank=True)
+    anxiety = models.PositiveSmallIntegerField(null=True, blank=True)
+    swemwbs_total = models.PositiveSmallIntegerField("SWEMWBS total", null=True, blank=True)
+    pam_level = models.PositiveSmallIntegerField("PAM level", null=True, blank=True)
+    pam_score = models.PositiveSmallIntegerField("PAM score", null=True, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    ONS4_FIELDS = ("life_satisfaction", "worthwhile", "happiness", "anxiety")
+    FIELDS = {
+        Instrument.ONS4: ONS4_FIELDS,
+        Instrument.SWEMWBS: ("swemwbs_total",),
+        Instrument.PAM: ("pam_level", "pam_score"),
+    }
+    RANGES = {
+        "life_satisfaction": (0, 10),
+        "worthwhile": (0, 10),
+        "happiness": (0, 10),
+        "anxiety": (0, 10),
+        "swemwbs_total": (7, 35),
+        "pam_level": (1, 4),
+        "pam_score": (0, 100),
+    }
+
+    class Meta:
+        ordering = ["taken_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    instrument="ons4",
+                    life_satisfaction__range=(0, 10),
+                    worthwhile__range=(0, 10),
+                    happiness__range=(0, 10),
+                    anxiety__range=(0, 10),
+                )
+                | Q(instrument="swemwbs", swemwbs_total__range=(7, 35))
+                | Q(instrument="pam", pam_level__range=(1, 4), pam_score__range=(0, 100)),
+                name="measure_values_in_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_instrument_display()} {self.taken_on}"
+
+    def clean(self) -> None:
+        errors = {}
+        for field in self.FIELDS.get(self.instrument, ()):
+            low, high = self.RANGES[field]
+            value = getattr(self, field)
+            label = self._meta.get_field(field).verbose_name
+            if value is None:
+                errors[field] = f"Enter the {label}."
+            elif not low <= value <= high:
+                errors[field] = f"The {label} must be between {low} and {high}."
+        if errors:
+            raise ValidationError(errors)
+
+    def values(self) -> dict[str, int]:
+        return {field: getattr(self, field) for field in self.FIELDS[self.instrument]}
+
+
+class Connection(models.Model):
+    """A directory service the trainer connects the person to, and how that went."""
+
+    class Status(models.TextChoices):
+        SUGGESTED = "suggested", "Suggested"
+        REFERRED = "referred", "Referred"
+        ATTENDED = "attended", "Attended"
+        DID_NOT_ATTEND = "did_not_attend", "Did not attend"
+        DECLINED = "declined", "Declined"
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="connections")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.SUGGESTED)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["referral", "service"], name="unique_connection")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} ({self.get_status_display()})"

@@ -1,0 +1,198 @@
+"""Referral work that crosses apps (the gazetteer, the directory) or runs on a clock."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from directory.models import Attribute, Service, TaxonomyTerm
+from geo import postcodes
+from geo.models import Place, PostcodeNotFound, locate_postcode
+from referrals.models import (
+    Patient,
+    Practice,
+    Referral,
+    ReferralEvent,
+    Team,
+    nhs_number_digits,
+)
+
+PATIENT_CONTACT_FIELDS = (
+    "phone",
+    "email",
+    "preferred_contact",
+    "preferred_language",
+    "interpreter_needed",
+    "accessibility_needs",
+)
+
+
+def place_postcode(text: str) -> Place | None:
+    """The gazetteer's place for a patient's postcode; None when well formed but unknown.
+
+    Raises ``ValidationError`` for text that is not a postcode at all.
+    """
+    try:
+        parsed = postcodes.parse(text, allow_outcode=False)
+    except postcodes.InvalidPostcode as error:
+        raise ValidationError({"postcode": str(error)}) from None
+    try:
+        return locate_postcode(parsed.postcode)
+    except PostcodeNotFound:
+        return None
+
+
+def suggest_teams(*, postcode: str) -> tuple[Place | None, list[Team]]:
+    """Teams whose coverage includes the postcode, nearest first, each with ``open_cases``."""
+    place = place_postcode(postcode)
+    if place is None:
+        return None, []
+    return place, list(Team.objects.covering(place.point, place.outcode))
+
+
+def _find_or_add_patient(data: dict) -> Patient:
+    nhs_number = nhs_number_digits(data["nhs_number"])
+    place = place_postcode(data.get("postcode", "")) if data.get("postcode") else None
+    normalised_postcode = postcodes.normalise(data.get("postcode", ""))
+    # The row lock keeps two referrals for a new patient from racing to create them twice.
+    patient = Patient.objects.select_for_update().filter(nhs_number=nhs_number).first()
+    if patient is None:
+        patient = Patient(nhs_number=nhs_number)
+        patient.given_name = data["given_name"]
+        patient.family_name = data["family_name"]
+        patient.date_of_birth = data["date_of_birth"]
+    elif patient.date_of_birth != data["date_of_birth"]:
+        raise ValidationError(
+            {
+                "date_of_birth": "This NHS number is already recorded with a different date of "
+                "birth. Check the NHS number and the date of birth."
+            }
+        )
+    # The referrer's details are the newest we have: keep what they gave, keep the rest.
+    if normalised_postcode:
+        patient.postcode = normalised_postcode
+        patient.point = place.point if place else None
+    for name in PATIENT_CONTACT_FIELDS:
+        if name in data and data[name] not in (None, ""):
+            setattr(patient, name, data[name])
+    patient.full_clean()
+    patient.save()
+    return patient
+
+
+def referral_create(
+    *,
+    by,
+    practice: Practice,
+    patient: dict,
+    needs: list[TaxonomyTerm],
+    team: Team,
+    what_matters: str = "",
+    urgency: str = Referral.Urgency.ROUTINE,
+    consent_to_contact: bool,
+    consent_to_share: bool,
+    services_in_mind: list[Service] = (),
+    idempotency_key: str | None = None,
+) -> tuple[Referral, bool]:
+    """A clinician refers a patient (found by NHS number, or added) to a team.
+
+    Returns ``(referral, created)``: the same ``idempotency_key`` from the same referrer returns
+    the first referral with ``created=False`` (a double submit or a retried API call).
+    """
+    if idempotency_key:
+        existing = Referral.objects.filter(referred_by=by, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    if not consent_to_contact:
+        raise ValidationError(
+            {"consent_to_contact": "The person must agree to the referral and to being contacted."}
+        )
+    if not needs:
+        raise ValidationError({"needs": "Choose at least one need."})
+    if not practice.memberships.filter(user=by).exists():
+        raise ValidationError({"practice": "You can only refer from your own practice."})
+    try:
+        with transaction.atomic():
+            person = _find_or_add_patient(patient)
+            now = timezone.now()
+            referral = Referral.objects.create(
+                patient=person,
+                practice=practice,
+                referred_by=by,
+                team=team,
+                what_matters=what_matters,
+                urgency=urgency,
+                consent_to_contact=consent_to_contact,
+                consent_to_share=consent_to_share,
+                idempotency_key=idempotency_key or None,
+                created_at=now,
+                status_changed_at=now,
+            )
+            referral.needs.set(needs)
+            referral.services_in_mind.set(services_in_mind)
+            ReferralEvent.objects.create(
+                referral=referral,
+                at=now,
+                by=by,
+                kind=ReferralEvent.Kind.CREATED,
+                from_status="",
+                to_status=Referral.Status.NEW,
+                note=f"Referred to {team.name} (SNOMED CT {referral.snomed_code}).",
+            )
+    except IntegrityError:
+        # Two submits with one key raced past the check above: the loser returns the winner's.
+        if idempotency_key:
+            existing = Referral.objects.filter(
+                referred_by=by, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                return existing, False
+        raise
+    return referral, True
+
+
+@dataclass
+class ChaseResult:
+    reminded: list[Referral] = field(default_factory=list)
+    declined: list[Referral] = field(default_factory=list)
+
+
+def chase_referrals(*, now: datetime | None = None) -> ChaseResult:
+    """Nobody waits in silence: a referral still ``new`` after REFERRAL_CHASE_AFTER_DAYS reminds
+    its team (once); after REFERRAL_DECLINE_AFTER_DAYS it is declined as "not picked up in time"
+    and the referrer is told. Safe to run every hour: each step happens once per referral."""
+    now = now or timezone.now()
+    result = ChaseResult()
+    decline_before = now - timedelta(days=settings.REFERRAL_DECLINE_AFTER_DAYS)
+    chase_before = now - timedelta(days=settings.REFERRAL_CHASE_AFTER_DAYS)
+    waiting = Referral.objects.filter(status=Referral.Status.NEW).select_related("team")
+    for referral in waiting.filter(created_at__lte=decline_before):
+        if referral.decline_unpicked(now=now):
+            result.declined.append(referral)
+    for referral in waiting.filter(created_at__lte=chase_before, reminded_at__isnull=True):
+        if referral.remind_team(now=now):
+            result.reminded.append(referral)
+    return result
+
+
+def services_near(referral: Referral, *, limit: int = 10) -> list[Service]:
+    """Active directory services near the patient that match the referral's needs: where the
+    directory and the referral meet. Nearest first; each has ``distance`` and ``match``."""
+    patient = referral.patient
+    if patient.point is None:
+        return []
+    outcode = postcodes.parse(patient.postcode).outcode if patient.postcode else None
+    needs = list(referral.needs.all())
+    queryset = (
+        Service.objects.active()
+        .exclude(kind=Service.Kind.HEALTH_TRAINER_SERVICE)
+        .serving(patient.point, settings.SEARCH_RADIUS_DEFAULT_M, outcode)
+        .filter(Exists(Attribute.objects.filter(service=OuterRef("pk"), taxonomy_term__in=needs)))
+        .select_related("organization")
+    )
+    results = sorted(queryset, key=lambda s: (s.distance is None, s.distance or 0, s.name))
+    return results[:limit]
