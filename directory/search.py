@@ -114,13 +114,15 @@ def _value(params, name: str) -> str | None:
     return raw[-1] if raw else None
 
 
-def _int(errors, name: str, text: str | None, *, low: int, high: int, what: str) -> int | None:
+def _int(
+    errors, name: str, text: str | None, *, low: int, high: int, what: str, example: int = 1
+) -> int | None:
     if text is None:
         return None
     try:
         number = int(text)
     except ValueError:
-        errors[name] = [f"{what} must be a whole number, like {low if low > 0 else 1}."]
+        errors[name] = [f"{what} must be a whole number, like {example}."]
         return None
     if not low <= number <= high:
         errors[name] = [f"{what} must be between {low} and {high}; you gave {number}."]
@@ -244,7 +246,7 @@ def parse_search(params, *, now: dt.datetime | None = None) -> dict:
     query: dict = {"place": _place(errors, params)}
     query["radius"] = _int(
         errors, "radius", _value(params, "radius"), low=1, high=settings.SEARCH_RADIUS_MAX_M,
-        what="radius (metres)",
+        what="radius (metres)", example=settings.SEARCH_RADIUS_DEFAULT_M,
     )
     if query["radius"] is None and "radius" not in errors:
         query["radius"] = settings.SEARCH_RADIUS_DEFAULT_M
@@ -262,7 +264,7 @@ def parse_search(params, *, now: dt.datetime | None = None) -> dict:
     if free is not None and free.lower() not in _TRUE | _FALSE:
         errors["free"] = ['free must be "true" or "false".']
     query["free"] = free is not None and free.lower() in _TRUE
-    query["age"] = _int(errors, "age", _value(params, "age"), low=0, high=AGE_MAX, what="age (years)")
+    query["age"] = _int(errors, "age", _value(params, "age"), low=0, high=AGE_MAX, what="age (years)", example=40)
     language = _value(params, "language")
     if language is not None and not re.fullmatch(r"[A-Za-z][A-Za-z ()-]{1,40}", language):
         errors["language"] = [
@@ -272,7 +274,8 @@ def parse_search(params, *, now: dt.datetime | None = None) -> dict:
     query["when"] = _when(errors, params, now)
     query["page"] = _int(errors, "page", _value(params, "page"), low=1, high=10_000, what="page")
     query["page_size"] = _int(
-        errors, "page_size", _value(params, "page_size"), low=1, high=PAGE_SIZE_MAX, what="page_size"
+        errors, "page_size", _value(params, "page_size"), low=1, high=PAGE_SIZE_MAX, what="page_size",
+        example=PAGE_SIZE_DEFAULT,
     )
     if errors:
         raise SearchError(errors)

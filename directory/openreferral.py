@@ -1,0 +1,657 @@
+"""The Open Referral UK 3.0 (HSDS-UK) feed: the directory as open data at /openreferral/.
+
+Shapes follow the official schemas in ../shared/standards/openreferral-uk-3.0/schema/ (the tests
+validate real responses against them). The feed is open to all: no key, and every response,
+errors included, carries ``Access-Control-Allow-Origin: *`` so a browser on any site may read it.
+Flourish's own fields (kind, how to access, capacity) travel in an extra ``flourish`` object,
+which the standard allows, so an export imports back into Flourish unchanged.
+"""
+
+import datetime as dt
+import functools
+import math
+import re
+import uuid
+
+from django.conf import settings
+from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.gdal import GDALException
+from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Polygon
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
+from django.http import HttpResponse, JsonResponse
+from django.utils.dateparse import parse_date, parse_datetime, parse_time
+
+from directory.models import (
+    LONDON,
+    WEEKDAYS,
+    Attribute,
+    Location,
+    Organization,
+    Phone,
+    Schedule,
+    Service,
+    ServiceArea,
+    ServiceAtLocation,
+    Taxonomy,
+    TaxonomyTerm,
+)
+from geo import postcodes
+from geo.models import PostcodeNotFound, locate_postcode
+
+VERSION = "HSDS-UK-3.0"
+PROFILE_URL = "https://openreferraluk.org/"
+OPENAPI_URL = "https://raw.githubusercontent.com/openreferral/uk-profile/main/schema/openapi.json"
+PER_PAGE_DEFAULT = 50
+PER_PAGE_MAX = 500
+
+
+# --- Serialising: model -> HSDS-UK dict ----------------------------------------------------
+def _clean(data: dict, keep: tuple[str, ...] = ()) -> dict:
+    """Drop unset fields (None, "") except those the schema requires, which stay as ""."""
+    return {k: v for k, v in data.items() if k in keep or (v is not None and v != "")}
+
+
+def _date(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _time(value) -> str | None:
+    return value.strftime("%H:%M") if value else None
+
+
+def address_id(location: Location) -> uuid.UUID:
+    """Flourish keeps one address per location; its id is derived so it is stable."""
+    return uuid.uuid5(location.id, "address")
+
+
+def organization_dict(org: Organization) -> dict:
+    return _clean(
+        {
+            "id": str(org.id),
+            "name": org.name,
+            "description": org.description,
+            "email": org.email,
+            "website": org.website,
+            "uri": org.uri,
+        },
+        keep=("description",),
+    )
+
+
+def taxonomy_dict(taxonomy: Taxonomy, *, terms: bool = False) -> dict:
+    data = _clean(
+        {
+            "id": str(taxonomy.id),
+            "name": taxonomy.name,
+            "description": taxonomy.description,
+            "uri": taxonomy.uri,
+            "version": taxonomy.version,
+        },
+        keep=("description",),
+    )
+    if terms:
+        data["taxonomy_terms"] = [term_dict(t) for t in taxonomy.terms.all()]
+    return data
+
+
+def term_dict(term: TaxonomyTerm) -> dict:
+    return _clean(
+        {
+            "id": str(term.id),
+            "name": term.name,
+            "description": term.description,
+            "parent_id": str(term.parent_id) if term.parent_id else None,
+            "taxonomy": term.taxonomy.name,
+            "taxonomy_id": str(term.taxonomy_id),
+            "term_uri": term.term_uri,
+            "code": term.code,
+            "term": term.code,
+        },
+        keep=("description",),
+    )
+
+
+def location_dict(location: Location, *, full: bool = True) -> dict:
+    data = _clean(
+        {
+            "id": str(location.id),
+            "location_type": location.location_type,
+            "name": location.name,
+            "description": location.description,
+            "latitude": round(location.latitude, 6) if location.point else None,
+            "longitude": round(location.longitude, 6) if location.point else None,
+            "external_identifier": location.external_identifier,
+            "external_identifier_type": location.external_identifier_type,
+        }
+    )
+    if not full:
+        return data
+    data["addresses"] = []
+    if location.address_1 or location.postal_code:
+        data["addresses"].append(
+            _clean(
+                {
+                    "id": str(address_id(location)),
+                    "location_id": str(location.id),
+                    "address_1": location.address_1,
+                    "address_2": location.address_2,
+                    "city": location.city,
+                    "region": location.region,
+                    "state_province": location.state_province,
+                    "postal_code": location.postal_code,
+                    "country": location.country,
+                    "address_type": "postal"
+                    if location.location_type == Location.Type.POSTAL
+                    else "physical",
+                },
+                keep=("address_1", "city", "state_province", "postal_code", "country"),
+            )
+        )
+    data["accessibility"] = [
+        _clean(
+            {
+                "id": str(a.id),
+                "location_id": str(location.id),
+                "description": a.description,
+                "details": a.details,
+                "url": a.url,
+            }
+        )
+        for a in location.accessibility.all()
+    ]
+    data["phones"] = [_phone(p) for p in location.phones.all()]
+    return data
+
+
+def _phone(phone) -> dict:
+    return _clean(
+        {
+            "id": str(phone.id),
+            "number": phone.number,
+            "description": phone.description,
+            "languages": [_language(lang) for lang in phone.languages.all()],
+        },
+        keep=("number",),
+    )
+
+
+def _language(language) -> dict:
+    return _clean(
+        {
+            "id": str(language.id),
+            "service_id": str(language.service_id) if language.service_id else None,
+            "phone_id": str(language.phone_id) if language.phone_id else None,
+            "name": language.name,
+            "code": language.code,
+            "note": language.note,
+        }
+    )
+
+
+def schedule_dict(schedule: Schedule) -> dict:
+    return _clean(
+        {
+            "id": str(schedule.id),
+            "service_id": str(schedule.service_id) if schedule.service_id else None,
+            "service_at_location_id": str(schedule.service_at_location_id)
+            if schedule.service_at_location_id
+            else None,
+            "valid_from": _date(schedule.valid_from),
+            "valid_to": _date(schedule.valid_to),
+            "dtstart": _date(schedule.dtstart),
+            "freq": schedule.freq,
+            "interval": schedule.interval,
+            "byday": schedule.byday,
+            "bymonthday": schedule.bymonthday,
+            "opens_at": _time(schedule.opens_at),
+            "closes_at": _time(schedule.closes_at),
+            "description": schedule.description,
+            "attending_type": schedule.attending_type,
+            "notes": schedule.notes,
+        }
+    )
+
+
+def service_at_location_dict(sal: ServiceAtLocation, *, full: bool = True) -> dict:
+    data = {
+        "id": str(sal.id),
+        "service_id": str(sal.service_id),
+        "location_id": str(sal.location_id),
+        "location": location_dict(sal.location, full=full),
+    }
+    if sal.description:
+        data["description"] = sal.description
+    if full:
+        data["schedules"] = [schedule_dict(s) for s in sal.schedules.all()]
+    return data
+
+
+def service_area_dict(area: ServiceArea) -> dict:
+    return _clean(
+        {
+            "id": str(area.id),
+            "service_id": str(area.service_id),
+            "name": area.name,
+            "description": area.description,
+            # Postcode districts travel as the free-text service_area, comma-separated.
+            "service_area": ", ".join(area.postcode_districts),
+            "extent": area.extent.json if area.extent else None,
+            "extent_type": "geojson" if area.extent else None,
+            "uri": area.uri,
+        }
+    )
+
+
+def attribute_dict(attribute: Attribute) -> dict:
+    return {
+        "id": str(attribute.id),
+        "link_id": str(attribute.service_id),
+        "link_type": attribute.link_type or "service",
+        "taxonomy_term_id": str(attribute.taxonomy_term_id),
+        "taxonomy_term": term_dict(attribute.taxonomy_term),
+    }
+
+
+def service_dict(service: Service, *, full: bool = True) -> dict:
+    """One service: one-to-one fields and its organisation; with ``full``, everything."""
+    data = _clean(
+        {
+            "id": str(service.id),
+            "organization_id": str(service.organization_id),
+            "name": service.name,
+            "description": service.description,
+            "url": service.url,
+            "email": service.email,
+            "status": service.status,
+            "fees": service.fees,
+            "accreditations": service.accreditations,
+            "minimum_age": service.minimum_age,
+            "maximum_age": service.maximum_age,
+            "assured_date": _date(service.assured_date),
+            "assurer_email": service.assurer_email,
+            "alert": service.alert,
+            "last_modified": service.last_modified.isoformat() if service.last_modified else None,
+        }
+    )
+    data["organization"] = organization_dict(service.organization)
+    if not full:
+        return data
+    data["schedules"] = [schedule_dict(s) for s in service.schedules.all()]
+    data["service_areas"] = [service_area_dict(a) for a in service.service_areas.all()]
+    data["service_at_locations"] = [service_at_location_dict(s) for s in service.service_at_locations.all()]
+    data["languages"] = [_language(lang) for lang in service.languages.all()]
+    data["funding"] = []
+    data["cost_options"] = [
+        _clean(
+            {
+                "id": str(c.id),
+                "service_id": str(service.id),
+                "valid_from": _date(c.valid_from),
+                "valid_to": _date(c.valid_to),
+                "option": c.option,
+                "amount": float(c.amount) if c.amount is not None else None,
+                "amount_description": c.amount_description,
+            }
+        )
+        for c in service.cost_options.all()
+    ]
+    data["contacts"] = [
+        _clean(
+            {
+                "id": str(c.id),
+                "service_id": str(service.id),
+                "name": c.name,
+                "title": c.title,
+                "email": c.email,
+                "phones": [_phone(p) for p in c.phones.all()],
+            }
+        )
+        for c in service.contacts.all()
+    ]
+    data["phones"] = [_phone(p) for p in service.phones.all()]
+    data["attributes"] = [attribute_dict(a) for a in service.attributes.all()]
+    data["flourish"] = _clean(
+        {
+            "kind": service.kind,
+            "access": service.access,
+            "capacity_available": service.capacity_available,
+            "capacity_maximum": service.capacity_maximum,
+            "capacity_unit": service.capacity_unit,
+        }
+    )
+    return data
+
+
+def full_services(queryset=None):
+    """Services with everything ``service_dict(full=True)`` reads, in a fixed number of queries."""
+    queryset = Service.objects.all() if queryset is None else queryset
+    location_parts = ("accessibility", "phones__languages")
+    return queryset.select_related("organization").prefetch_related(
+        "schedules",
+        "service_areas",
+        Prefetch(
+            "service_at_locations",
+            queryset=ServiceAtLocation.objects.select_related("location").prefetch_related(
+                "schedules", *(f"location__{p}" for p in location_parts)
+            ),
+        ),
+        "languages",
+        "cost_options",
+        "contacts__phones__languages",
+        # A contact's phones are listed under the contact, not again under the service.
+        Prefetch("phones", queryset=Phone.objects.filter(contact=None).prefetch_related("languages")),
+        Prefetch(
+            "attributes",
+            queryset=Attribute.objects.select_related("taxonomy_term__taxonomy"),
+        ),
+    )
+
+
+# --- The feed: views ---------------------------------------------------------------------
+class BadRequest(ValueError):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(str(errors))
+        self.errors = errors
+
+
+def open_feed(view):
+    """GET (and OPTIONS) only, JSON errors, and CORS open to every origin on every response."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=204)
+            response["Allow"] = "GET, HEAD, OPTIONS"
+        elif request.method not in ("GET", "HEAD"):
+            response = JsonResponse({"detail": "Only GET is allowed: this feed is read-only."}, status=405)
+            response["Allow"] = "GET, HEAD, OPTIONS"
+        else:
+            try:
+                response = view(request, *args, **kwargs)
+            except BadRequest as exc:
+                response = JsonResponse({"detail": "Invalid query.", "errors": exc.errors}, status=400)
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Accept, Content-Type"
+        return response
+
+    wrapper.csrf_exempt = True
+    return wrapper
+
+
+def _json(data, status: int = 200) -> JsonResponse:
+    return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def _not_found(what: str) -> JsonResponse:
+    return _json({"detail": f"No {what} with that id."}, status=404)
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _int_param(request, name: str, default: int | None, low: int, high: int) -> int | None:
+    text = request.GET.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        raise BadRequest({name: [f"{name} must be a whole number."]}) from None
+    if not low <= number <= high:
+        raise BadRequest({name: [f"{name} must be between {low} and {high}."]})
+    return number
+
+
+def _page(request, queryset, to_dict) -> JsonResponse:
+    """The standard page envelope. A page past the last is empty (not an error), as feeds
+    are read by machines that page until ``last_page``."""
+    page = _int_param(request, "page", 1, 1, 1_000_000)
+    per_page = _int_param(request, "per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
+    total = queryset.count()
+    total_pages = max(1, math.ceil(total / per_page))
+    rows = list(queryset[(page - 1) * per_page : page * per_page]) if page <= total_pages else []
+    return _json(
+        {
+            "total_items": total,
+            "total_pages": total_pages,
+            "page_number": page,
+            "size": len(rows),
+            "first_page": page == 1,
+            "last_page": page >= total_pages,
+            "empty": not rows,
+            "contents": [to_dict(row) for row in rows],
+        }
+    )
+
+
+def _bool_param(request, name: str) -> bool:
+    value = request.GET.get(name, "").strip().lower()
+    if value in ("", "false", "0", "no"):
+        return False
+    if value in ("true", "1", "yes"):
+        return True
+    raise BadRequest({name: [f'{name} must be "true" or "false".']})
+
+
+def _day(text: str) -> str:
+    code = text.strip().upper()[:2] if len(text.strip()) > 2 else text.strip().upper()
+    if code not in WEEKDAYS:
+        raise BadRequest({"day": ["day must be one of MO, TU, WE, TH, FR, SA, SU (or a day name)."]})
+    return code
+
+
+def filter_services(request, services):
+    """The Open Referral UK query parameters shared by /services and /service_at_locations."""
+    get = request.GET
+    errors: dict[str, list[str]] = {}
+    if term := get.get("taxonomy_term_id", "").strip():
+        if _uuid(term) is None:
+            errors["taxonomy_term_id"] = ["taxonomy_term_id must be a UUID."]
+        else:
+            services = services.with_any_term([term])
+    if taxonomy := get.get("taxonomy_id", "").strip():
+        if _uuid(taxonomy) is None:
+            errors["taxonomy_id"] = ["taxonomy_id must be a UUID."]
+        else:
+            services = services.filter(
+                Exists(
+                    Attribute.objects.filter(
+                        service=OuterRef("pk"), taxonomy_term__taxonomy_id=taxonomy
+                    )
+                )
+            )
+    if organization := get.get("organization_id", "").strip():
+        if _uuid(organization) is None:
+            errors["organization_id"] = ["organization_id must be a UUID."]
+        else:
+            services = services.filter(organization_id=organization)
+    # As the standard words them: a minimum age of at least, a maximum age of at most, the value.
+    for name, lookup in (("minimum_age", "minimum_age__gte"), ("maximum_age", "maximum_age__lte")):
+        if text := get.get(name, "").strip():
+            try:
+                services = services.filter(**{lookup: int(float(text))})
+            except ValueError:
+                errors[name] = [f"{name} must be a number of years."]
+    if text := get.get("modified_after", "").strip():
+        moment = parse_datetime(text)
+        if moment is None and (day := parse_date(text)) is not None:
+            moment = dt.datetime.combine(day, dt.time(0))
+        if moment is None:
+            errors["modified_after"] = ["modified_after must be a date-time like 2025-01-31T09:00:00Z."]
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=LONDON)
+            services = services.filter(last_modified__gte=moment)
+    day, start, end = (get.get(n, "").strip() for n in ("day", "start_time", "end_time"))
+    if day or start or end:
+        sessions = Q(opens_at__isnull=False)
+        if day:
+            code = _day(day)
+            sessions &= Q(freq=Schedule.Freq.WEEKLY) & (
+                Q(byday="") | Q(byday__regex=rf"(^|,)\s*{code}\s*(,|$)")
+            )
+        for name, value, lookup in (("start_time", start, "opens_at__gte"), ("end_time", end, "closes_at__lte")):
+            if value:
+                parsed = parse_time(value) if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value) else None
+                if parsed is None:
+                    errors[name] = [f"{name} must be a time like 09:30."]
+                else:
+                    sessions &= Q(**{lookup: parsed})
+        matching = Schedule.objects.filter(sessions)
+        services = services.filter(
+            Exists(matching.filter(service=OuterRef("pk")))
+            | Exists(matching.filter(service_at_location__service=OuterRef("pk")))
+        )
+    if errors:
+        raise BadRequest(errors)
+    if search := get.get("search", "").strip():
+        services = services.matching_text(search).order_by(F("rank").desc(), "name", "id")
+    return services
+
+
+@open_feed
+def root(request):
+    return _json({"version": VERSION, "profile": PROFILE_URL, "openapi_url": OPENAPI_URL})
+
+
+@open_feed
+def services(request):
+    full = _bool_param(request, "full")
+    queryset = filter_services(request, Service.objects.order_by("name", "id"))
+    queryset = full_services(queryset) if full else queryset.select_related("organization")
+    return _page(request, queryset, functools.partial(service_dict, full=full))
+
+
+@open_feed
+def service(request, id: str):
+    found = full_services().filter(pk=_uuid(id)).first() if _uuid(id) else None
+    return _json(service_dict(found)) if found else _not_found("service")
+
+
+def _sal_dict(sal: ServiceAtLocation) -> dict:
+    data = service_at_location_dict(sal, full=False)
+    data["service"] = service_dict(sal.service, full=False)
+    if getattr(sal, "proximity", None) is not None:
+        data["proximity"] = round(sal.proximity)
+    return data
+
+
+@open_feed
+def service_at_locations(request):
+    services_qs = filter_services(request, Service.objects.all())
+    sals = ServiceAtLocation.objects.filter(service__in=services_qs.values("pk")).select_related(
+        "location", "service__organization"
+    )
+    postcode = request.GET.get("postcode", "").strip()
+    proximity = _int_param(request, "proximity", None, 1, settings.SEARCH_RADIUS_MAX_M)
+    if proximity and not postcode:
+        raise BadRequest({"proximity": ["Give a postcode to measure proximity from."]})
+    if postcode:
+        try:
+            place = locate_postcode(postcode)
+        except (postcodes.InvalidPostcode, PostcodeNotFound) as exc:
+            raise BadRequest({"postcode": [str(exc)]}) from None
+        # The directory's one rule decides which services serve the postcode; proximity (else
+        # the default search radius) is the radius.
+        radius = proximity or settings.SEARCH_RADIUS_DEFAULT_M
+        serving = Service.objects.serving(place.point, radius, place.outcode)
+        sals = sals.filter(service__in=serving.values("pk"))
+        if proximity:
+            covered = Exists(
+                ServiceArea.objects.filter(service=OuterRef("service_id")).filter(
+                    Q(extent__covers=place.point) | Q(postcode_districts__contains=[place.outcode])
+                )
+            )
+            sals = sals.filter(Q(location__point__dwithin=(place.point, proximity)) | covered)
+        sals = sals.annotate(proximity=Distance("location__point", place.point)).order_by(
+            F("proximity").asc(nulls_last=True), "id"
+        )
+    else:
+        sals = sals.order_by("service__name", "id")
+    return _page(request, sals, _sal_dict)
+
+
+@open_feed
+def service_at_location(request, id: str):
+    found = None
+    if _uuid(id):
+        found = (
+            ServiceAtLocation.objects.filter(pk=_uuid(id))
+            .select_related("location", "service__organization")
+            .prefetch_related("schedules", "location__accessibility", "location__phones__languages")
+            .first()
+        )
+    if not found:
+        return _not_found("service_at_location")
+    data = service_at_location_dict(found)
+    data["service"] = service_dict(found.service, full=False)
+    return _json(data)
+
+
+@open_feed
+def organizations(request):
+    queryset = Organization.objects.order_by("name", "id")
+    if search := request.GET.get("search", "").strip():
+        queryset = queryset.filter(name__icontains=search)
+    return _page(request, queryset, organization_dict)
+
+
+@open_feed
+def organization(request, id: str):
+    found = Organization.objects.filter(pk=_uuid(id)).first() if _uuid(id) else None
+    if not found:
+        return _not_found("organization")
+    data = organization_dict(found)
+    data["services"] = [
+        service_dict(s) for s in full_services(found.services.order_by("name", "id"))
+    ]
+    return _json(data)
+
+
+@open_feed
+def taxonomies(request):
+    return _page(request, Taxonomy.objects.order_by("name", "id"), taxonomy_dict)
+
+
+@open_feed
+def taxonomy(request, id: str):
+    found = Taxonomy.objects.filter(pk=_uuid(id)).first() if _uuid(id) else None
+    return _json(taxonomy_dict(found, terms=True)) if found else _not_found("taxonomy")
+
+
+@open_feed
+def taxonomy_terms(request):
+    queryset = TaxonomyTerm.objects.select_related("taxonomy").order_by("taxonomy__name", "position", "name", "id")
+    if taxonomy_id := request.GET.get("taxonomy_id", "").strip():
+        if _uuid(taxonomy_id) is None:
+            raise BadRequest({"taxonomy_id": ["taxonomy_id must be a UUID."]})
+        queryset = queryset.filter(taxonomy_id=taxonomy_id)
+    return _page(request, queryset, term_dict)
+
+
+@open_feed
+def taxonomy_term(request, id: str):
+    found = (
+        TaxonomyTerm.objects.select_related("taxonomy").filter(pk=_uuid(id)).first()
+        if _uuid(id)
+        else None
+    )
+    return _json(term_dict(found)) if found else _not_found("taxonomy_term")
+
+
+def extent_from_text(text: str) -> MultiPolygon | None:
+    """A service area's extent from GeoJSON text, as a MultiPolygon (None if unusable)."""
+    try:
+        geometry = GEOSGeometry(text)
+    except (ValueError, TypeError, GEOSException, GDALException):
+        return None
+    if geometry.srid is None:
+        geometry.srid = 4326
+    if isinstance(geometry, Polygon):
+        geometry = MultiPolygon(geometry, srid=geometry.srid)
+    return geometry if isinstance(geometry, MultiPolygon) else None

@@ -1,0 +1,138 @@
+"""How the search API shows services. Serializers only read: no side effects."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework_gis.fields import GeometrySerializerMethodField
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from directory.models import Service, TaxonomyTerm
+
+SHORT_DESCRIPTION_LENGTH = 200
+
+
+def short(text: str, length: int = SHORT_DESCRIPTION_LENGTH) -> str:
+    text = " ".join(text.split())
+    if len(text) <= length:
+        return text
+    return text[: length - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+class TermSerializer(serializers.ModelSerializer):
+    slug = serializers.CharField(source="code")
+    label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TaxonomyTerm
+        fields = ["slug", "name", "label", "description"]
+
+    def get_label(self, term) -> str:
+        return term.plain_label or term.name
+
+
+class KindSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class NearestLocationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    location_type = serializers.CharField()
+    address = serializers.SerializerMethodField()
+    postcode = serializers.CharField(source="postal_code")
+    latitude = serializers.FloatField(allow_null=True)
+    longitude = serializers.FloatField(allow_null=True)
+
+    def get_address(self, location) -> str:
+        parts = [location.address_1, location.address_2, location.city, location.postal_code]
+        return ", ".join(p for p in parts if p)
+
+
+class ResultSerializer(serializers.Serializer):
+    """One search result: a service decorated by ``directory.search.search_services``."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    kind_label = serializers.CharField(source="get_kind_display")
+    organization = serializers.CharField(source="organization.name")
+    short_description = serializers.SerializerMethodField()
+    needs = TermSerializer(many=True)
+    offers = TermSerializer(many=True)
+    cost_summary = serializers.CharField()
+    is_free = serializers.BooleanField()
+    access = serializers.CharField()
+    access_label = serializers.CharField(source="get_access_display")
+    next_opening = serializers.DateTimeField(allow_null=True)
+    open_now = serializers.BooleanField()
+    nearest_location = NearestLocationSerializer(allow_null=True)
+    distance_m = serializers.SerializerMethodField()
+    match = serializers.CharField(allow_null=True)
+
+    def get_short_description(self, service) -> str:
+        return short(service.description)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_distance_m(self, service) -> int | None:
+        return None if service.distance is None else round(service.distance)
+
+
+class ResultFeatureSerializer(GeoFeatureModelSerializer):
+    """The same result as a GeoJSON Feature at its nearest location (null if it has none)."""
+
+    point = GeometrySerializerMethodField()
+    kind_label = serializers.CharField(source="get_kind_display")
+    organization = serializers.CharField(source="organization.name")
+    needs = serializers.SerializerMethodField()
+    cost_summary = serializers.CharField()
+    next_opening = serializers.DateTimeField(allow_null=True)
+    open_now = serializers.BooleanField()
+    address = serializers.SerializerMethodField()
+    distance_m = serializers.SerializerMethodField()
+    match = serializers.CharField(allow_null=True)
+
+    class Meta:
+        model = Service
+        geo_field = "point"
+        id_field = "id"
+        fields = [
+            "id", "name", "kind", "kind_label", "organization", "needs", "cost_summary",
+            "access", "next_opening", "open_now", "address", "distance_m", "match",
+        ]
+
+    def get_point(self, service):
+        location = service.nearest_location
+        return location.point if location is not None else None
+
+    def get_needs(self, service) -> list[str]:
+        return [term.code for term in service.needs]
+
+    def get_address(self, service) -> str:
+        location = service.nearest_location
+        return NearestLocationSerializer().get_address(location) if location else ""
+
+    def get_distance_m(self, service) -> int | None:
+        return None if service.distance is None else round(service.distance)
+
+
+class PlaceSerializer(serializers.Serializer):
+    postcode = serializers.CharField(allow_null=True)
+    outcode = serializers.CharField(allow_null=True)
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    precision = serializers.CharField()
+    approximate = serializers.BooleanField()
+    radius_m = serializers.IntegerField()
+
+
+class SearchPageSerializer(serializers.Serializer):
+    """Documentation of the search response (the view builds it directly)."""
+
+    place = PlaceSerializer(allow_null=True)
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    total_pages = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ResultSerializer(many=True)
