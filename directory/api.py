@@ -64,6 +64,7 @@ class ServiceSearch(APIView):
     renderer_classes = [JSONRenderer, GeoJSONRenderer, BrowsableAPIRenderer]
 
     @extend_schema(
+        operation_id="directory_services_search",
         parameters=SEARCH_PARAMETERS,
         responses={
             200: SearchPageSerializer,
@@ -102,7 +103,10 @@ class ServiceSearch(APIView):
 class ServiceDetail(APIView):
     """Everything about one service: its Open Referral UK record plus needs and offers."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="directory_service_detail",
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+    )
     def get(self, request, pk):
         service = get_object_or_404(openreferral.full_services(), pk=pk)
         data = openreferral.service_dict(service)

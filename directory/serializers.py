@@ -115,7 +115,7 @@ class ResultFeatureSerializer(GeoFeatureModelSerializer):
         return None if service.distance is None else round(service.distance)
 
 
-class PlaceSerializer(serializers.Serializer):
+class SearchPlaceSerializer(serializers.Serializer):
     postcode = serializers.CharField(allow_null=True)
     outcode = serializers.CharField(allow_null=True)
     latitude = serializers.FloatField()
@@ -128,7 +128,7 @@ class PlaceSerializer(serializers.Serializer):
 class SearchPageSerializer(serializers.Serializer):
     """Documentation of the search response (the view builds it directly)."""
 
-    place = PlaceSerializer(allow_null=True)
+    place = SearchPlaceSerializer(allow_null=True)
     count = serializers.IntegerField()
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
