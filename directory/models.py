@@ -17,6 +17,7 @@ from django.contrib.gis.geos import Point
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, FloatField, OuterRef, Q, Subquery, Value
 
 NEEDS_TAXONOMY = "flourish-needs"
@@ -143,6 +144,28 @@ class Location(Audited):
 
     def __str__(self) -> str:
         return self.name or self.address_1 or str(self.id)
+
+    def clean(self):
+        """A physical place needs a postcode or a map point; the postcode places it."""
+        from geo import postcodes
+        from geo.models import PostcodeNotFound, locate_postcode
+
+        if self.postal_code:
+            try:
+                place = locate_postcode(self.postal_code)
+            except postcodes.InvalidPostcode as exc:
+                raise ValidationError({"postal_code": str(exc)}) from None
+            except PostcodeNotFound as exc:
+                place = None
+                if self.point is None:
+                    raise ValidationError({"postal_code": str(exc)}) from None
+            self.postal_code = postcodes.normalise(self.postal_code)
+            if self.point is None and place is not None:
+                self.point = place.point
+        if self.location_type == Location.Type.PHYSICAL and self.point is None:
+            raise ValidationError(
+                {"postal_code": "Give the postcode (or put a pin on the map) for a physical place."}
+            )
 
     @property
     def latitude(self) -> float | None:
@@ -348,6 +371,17 @@ class Service(Audited):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self):
+        if (
+            self.minimum_age is not None
+            and self.maximum_age is not None
+            and self.minimum_age > self.maximum_age
+        ):
+            raise ValidationError({"maximum_age": "The maximum age is below the minimum age."})
+        if (self.capacity_available is not None and self.capacity_maximum is not None
+                and self.capacity_available > self.capacity_maximum):
+            raise ValidationError({"capacity_available": "More places available than the maximum."})
+
 
 class ServiceAtLocation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -393,6 +427,24 @@ class Schedule(models.Model):
     description = models.TextField(blank=True)
     attending_type = models.CharField(max_length=100, blank=True)
     notes = models.TextField(blank=True)
+
+    def clean(self):
+        errors = {}
+        codes = [c.strip().upper() for c in self.byday.split(",") if c.strip()]
+        if any(c not in WEEKDAYS for c in codes):
+            errors["byday"] = "Days must be MO, TU, WE, TH, FR, SA or SU, separated by commas."
+        else:
+            self.byday = ",".join(codes)
+        if self.bymonthday and not re.fullmatch(r"\s*-?\d{1,2}(\s*,\s*-?\d{1,2})*\s*", self.bymonthday):
+            errors["bymonthday"] = 'Days of the month must be numbers separated by commas, like "1,15".'
+        if self.freq == Schedule.Freq.MONTHLY and not self.bymonthday:
+            errors["bymonthday"] = "A monthly schedule needs the days of the month it runs on."
+        if self.closes_at and not self.opens_at:
+            errors["opens_at"] = "Give the opening time too."
+        if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
+            errors["valid_to"] = "The end date is before the start date."
+        if errors:
+            raise ValidationError(errors)
 
     @staticmethod
     def runs_on_q(day: dt.date) -> Q:

@@ -1,0 +1,179 @@
+"""Directory editing in the Django admin, for the "Directory editors" group.
+
+Nothing is deleted here, by anyone: an entry is retired by setting its status, so referrals and
+the open-data feed never point at a hole. Each save records who made it (``modified_by``) and the
+admin's own LogEntry records what changed. Maps use django-leaflet with its packaged assets.
+"""
+
+from django.contrib import admin
+from leaflet.admin import LeafletGeoAdmin, LeafletGeoAdminMixin
+
+from directory.models import (
+    Accessibility,
+    Attribute,
+    Audited,
+    Contact,
+    CostOption,
+    Language,
+    Location,
+    Organization,
+    Phone,
+    Schedule,
+    Service,
+    ServiceArea,
+    ServiceAtLocation,
+    Taxonomy,
+    TaxonomyTerm,
+)
+
+EDITORS_GROUP = "Directory editors"
+
+
+class NoDeleteMixin:
+    """Retire, never delete: no delete button and no bulk-delete action, even for superusers."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+class AuditedAdmin(NoDeleteMixin, admin.ModelAdmin):
+    readonly_fields = ("created_at", "last_modified", "modified_by")
+
+    def save_model(self, request, obj, form, change):
+        obj.modified_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        for instance in formset.save(commit=False):
+            if isinstance(instance, Audited):
+                instance.modified_by = request.user
+            instance.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+        formset.save_m2m()
+
+
+class Inline(admin.TabularInline):
+    # Rows under an entry are edited, never deleted (expire a schedule with valid_to instead).
+    can_delete = False
+    extra = 0
+
+
+class ScheduleInline(Inline):
+    model = Schedule
+    fk_name = "service"
+    extra = 0
+    fields = ("freq", "byday", "bymonthday", "opens_at", "closes_at", "valid_from", "valid_to",
+              "description")
+
+
+class ServiceAtLocationInline(Inline):
+    model = ServiceAtLocation
+    extra = 0
+    autocomplete_fields = ("location",)
+
+
+class CostOptionInline(Inline):
+    model = CostOption
+    extra = 0
+
+
+class AttributeInline(Inline):
+    model = Attribute
+    extra = 0
+    autocomplete_fields = ("taxonomy_term",)
+    verbose_name = "need or offer"
+    verbose_name_plural = "needs and offers (taxonomy terms)"
+
+
+class LanguageInline(Inline):
+    model = Language
+    fk_name = "service"
+    extra = 0
+    exclude = ("phone",)
+
+
+class ServiceAreaInline(LeafletGeoAdminMixin, admin.StackedInline):
+    model = ServiceArea
+    can_delete = False
+    extra = 0
+
+
+class ContactInline(Inline):
+    model = Contact
+    extra = 0
+
+
+class PhoneInline(Inline):
+    model = Phone
+    fk_name = "service"
+    extra = 0
+    exclude = ("contact", "location")
+
+
+@admin.register(Service)
+class ServiceAdmin(AuditedAdmin):
+    list_display = ("name", "organization", "kind", "status", "assured_date", "last_modified",
+                    "is_demo")
+    list_filter = ("status", "kind", "access", "is_demo")
+    search_fields = ("name", "description", "organization__name")
+    autocomplete_fields = ("organization",)
+    readonly_fields = (*AuditedAdmin.readonly_fields, "search_vector")
+    exclude = ("search_vector",)
+    inlines = [ServiceAtLocationInline, ScheduleInline, AttributeInline, CostOptionInline,
+               LanguageInline, ServiceAreaInline, ContactInline, PhoneInline]
+    fieldsets = (
+        (None, {"fields": ("organization", "name", "description", "kind", "access", "status",
+                           "alert")}),
+        ("Contact", {"fields": ("url", "email")}),
+        ("Who it is for", {"fields": ("minimum_age", "maximum_age", "fees", "accreditations")}),
+        ("Capacity", {"fields": ("capacity_available", "capacity_maximum", "capacity_unit")}),
+        ("Checking", {"fields": ("assured_date", "assurer_email", "is_demo")}),
+        ("History", {"fields": ("created_at", "last_modified", "modified_by")}),
+    )
+
+
+class AccessibilityInline(Inline):
+    model = Accessibility
+    extra = 0
+
+
+@admin.register(Location)
+class LocationAdmin(LeafletGeoAdmin, AuditedAdmin):
+    list_display = ("__str__", "location_type", "postal_code", "organization")
+    list_filter = ("location_type",)
+    search_fields = ("name", "address_1", "postal_code", "city")
+    autocomplete_fields = ("organization",)
+    inlines = [AccessibilityInline]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(AuditedAdmin):
+    list_display = ("name", "website", "last_modified", "is_demo")
+    list_filter = ("is_demo",)
+    search_fields = ("name",)
+    exclude = ("search_vector",)
+
+
+class TaxonomyTermInline(Inline):
+    model = TaxonomyTerm
+    extra = 0
+    fields = ("code", "name", "plain_label", "description", "position")
+
+
+@admin.register(Taxonomy)
+class TaxonomyAdmin(NoDeleteMixin, admin.ModelAdmin):
+    list_display = ("name", "slug", "version")
+    inlines = [TaxonomyTermInline]
+
+
+@admin.register(TaxonomyTerm)
+class TaxonomyTermAdmin(NoDeleteMixin, admin.ModelAdmin):
+    list_display = ("name", "code", "taxonomy", "plain_label")
+    list_filter = ("taxonomy",)
+    search_fields = ("name", "code", "plain_label")
