@@ -1,0 +1,459 @@
+"""The public pages: find support near a postcode, one service, get online, health trainers and
+a take-away shortlist. Server-rendered and usable with JavaScript off; every search goes through
+``directory.search.search_services``, the same function the API calls."""
+
+import uuid
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from directory.forms import ListingReportForm
+from directory.models import (
+    DIGITAL_TAXONOMY,
+    LONDON,
+    NEEDS_TAXONOMY,
+    Phone,
+    Service,
+    ServiceAtLocation,
+    TaxonomyTerm,
+)
+from directory.search import SearchError, cost_summary, next_opening, search_services
+from directory.templatetags.directory_pages import miles_km
+from geo.postcodes import HOW_TO_FIX
+
+# Temporarily closed services stay visible (with a notice); inactive and defunct ones are gone.
+PUBLIC_STATUSES = [Service.Status.ACTIVE, Service.Status.TEMPORARILY_CLOSED]
+# The results page reads the API's parameter names, so a URL works in both.
+SEARCH_PARAMETERS = ("postcode", "radius", "need", "kind", "free", "open", "q", "page", "page_size")
+RADIUS_CHOICES = [
+    (1609, "1 mile (1.6 km)"),
+    (5000, "3 miles (5 km)"),
+    (8047, "5 miles (8 km)"),
+    (16093, "10 miles (16 km)"),
+    (32187, "20 miles (32 km)"),
+]
+# Where each search parameter's error links to on the page (the error summary's hrefs).
+FIELD_ORDER = ["postcode", "need", "offer", "kind", "radius", "free", "open", "q", "page", "page_size"]
+SHORTLIST_KEY = "shortlist"
+SHORTLIST_MAX = 30
+
+
+# --- Searching --------------------------------------------------------------------------------
+def _search(request: HttpRequest, names: tuple[str, ...], fixed: dict | None = None):
+    """Run the search for a page's form. Returns (submitted, result, errors).
+
+    A page opened without any of its parameters just shows the form. A search without a postcode
+    is refused here (the API allows it, but a resident's list must be near somewhere).
+    """
+    params = {name: request.GET.getlist(name) for name in names if name in request.GET}
+    submitted = bool(params)
+    if not submitted:
+        return False, None, {}
+    params.update(fixed or {})
+    errors: dict[str, list[str]] = {}
+    result = None
+    has_postcode = any(v.strip() for v in params.get("postcode", []))
+    try:
+        result = search_services(params)
+    except SearchError as exc:
+        errors = dict(exc.errors)
+    if not has_postcode:
+        errors = {"postcode": [f"Enter a postcode. {HOW_TO_FIX}"], **errors}
+        result = None
+    return True, result, errors
+
+
+def _error_list(errors: dict[str, list[str]], anchors: dict[str, str]) -> list[dict]:
+    order = {name: i for i, name in enumerate(FIELD_ORDER)}
+    return [
+        {"field": name, "anchor": anchors.get(name, ""), "message": message}
+        for name in sorted(errors, key=lambda n: order.get(n, len(order)))
+        for message in errors[name]
+    ]
+
+
+def _radius_choices(selected: str) -> list[tuple[int, str, bool]]:
+    try:
+        chosen = int(selected) if selected else settings.SEARCH_RADIUS_DEFAULT_M
+    except ValueError:
+        chosen = None
+    choices = list(RADIUS_CHOICES)
+    if chosen and chosen not in dict(choices) and 0 < chosen <= settings.SEARCH_RADIUS_MAX_M:
+        choices.append((chosen, f"{miles_km(chosen)}"))
+        choices.sort()
+    return [(value, label, value == chosen) for value, label in choices]
+
+
+def _markers(result) -> list[dict]:
+    """What the map draws: one numbered marker per result that has a place."""
+    markers = []
+    offset = (result.page - 1) * result.page_size
+    for number, service in enumerate(result.results, start=offset + 1):
+        location = service.nearest_location
+        if location is None or location.point is None:
+            continue
+        markers.append(
+            {
+                "number": number,
+                "name": service.name,
+                "lat": round(location.point.y, 6),
+                "lng": round(location.point.x, 6),
+                "url": reverse("directory-service", args=[service.pk]),
+                "distance": miles_km(service.distance) if service.distance is not None else "",
+            }
+        )
+    return markers
+
+
+def _search_context(request, names, fixed=None, anchors=None) -> tuple[dict, int]:
+    submitted, result, errors = _search(request, names, fixed)
+    context = {
+        "submitted": submitted,
+        "result": result,
+        "errors": errors,
+        "error_list": _error_list(errors, anchors or {}),
+        "postcode": request.GET.get("postcode", ""),
+        "radius_choices": _radius_choices(request.GET.get("radius", "")),
+        "shortlist": set(request.session.get(SHORTLIST_KEY, [])),
+        "map": None,
+    }
+    if result is not None:
+        for service in result.results:
+            service.in_shortlist = str(service.pk) in context["shortlist"]
+        context["first_number"] = (result.page - 1) * result.page_size + 1
+        context["last_number"] = context["first_number"] + len(result.results) - 1
+        markers = _markers(result)
+        if markers:
+            context["map"] = {
+                "centre": {"lat": result.place.latitude, "lng": result.place.longitude},
+                "markers": markers,
+                "tiles": settings.MAP_TILE_URL,
+                "attribution": settings.MAP_TILE_ATTRIBUTION,
+            }
+    return context, (400 if errors else 200)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "directory/home.html",
+        {
+            "needs": TaxonomyTerm.objects.needs(),
+            "radius_choices": _radius_choices(""),
+        },
+    )
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    """Find support near a postcode: a list nearest first, a map of the same, filters, pages."""
+    needs = list(TaxonomyTerm.objects.needs())
+    anchors = {
+        "postcode": "postcode",
+        "need": f"need-{needs[0].code}" if needs else "",
+        "kind": "kind",
+        "radius": "radius",
+        "free": "free",
+        "open": "open",
+        "q": "q",
+    }
+    context, status = _search_context(request, SEARCH_PARAMETERS, anchors=anchors)
+    chosen_needs = set(request.GET.getlist("need"))
+    context["filter_count"] = len(chosen_needs) + sum(
+        bool(request.GET.get(name)) for name in ("kind", "free", "open", "q")
+    )
+    context.update(
+        {
+            "needs": needs,
+            "chosen_needs": chosen_needs,
+            "chosen_need_labels": [n.plain_label or n.name for n in needs if n.code in chosen_needs],
+            "kinds": Service.Kind.choices,
+            "kind": request.GET.get("kind", ""),
+            "free": request.GET.get("free", "") in {"true", "1", "on", "yes"},
+            "open": request.GET.get("open", "") == "now",
+            "q": request.GET.get("q", ""),
+        }
+    )
+    return render(request, "directory/search.html", context, status=status)
+
+
+def _attach_phones(services) -> None:
+    """Phones for a page of results, in one query (the search does not load them)."""
+    by_service: dict = {}
+    for phone in Phone.objects.filter(service__in=[s.pk for s in services]).order_by("number"):
+        by_service.setdefault(phone.service_id, []).append(phone)
+    for service in services:
+        service.phone_list = by_service.get(service.pk, [])
+
+
+@require_GET
+def get_online(request: HttpRequest) -> HttpResponse:
+    """The nearest online centres (help to get online) and what each offers."""
+    offers = list(TaxonomyTerm.objects.digital_offers())
+    anchors = {
+        "postcode": "postcode",
+        "offer": f"offer-{offers[0].code}" if offers else "",
+        "radius": "radius",
+    }
+    context, status = _search_context(
+        request,
+        ("postcode", "radius", "offer", "page"),
+        fixed={"kind": Service.Kind.ONLINE_CENTRE},
+        anchors=anchors,
+    )
+    if context["result"] is not None:
+        _attach_phones(context["result"].results)
+    context.update({"offers": offers, "chosen_offers": set(request.GET.getlist("offer"))})
+    return render(request, "directory/get_online.html", context, status=status)
+
+
+@require_GET
+def health_trainers(request: HttpRequest) -> HttpResponse:
+    """Health trainer services covering a postcode (most cover an area rather than a building)."""
+    context, status = _search_context(
+        request,
+        ("postcode", "radius", "page"),
+        fixed={"kind": Service.Kind.HEALTH_TRAINER_SERVICE},
+        anchors={"postcode": "postcode", "radius": "radius"},
+    )
+    if context["result"] is not None:
+        _attach_phones(context["result"].results)
+    return render(request, "directory/health_trainers.html", context, status=status)
+
+
+# --- One service ------------------------------------------------------------------------------
+def _public_services():
+    return (
+        Service.objects.filter(status__in=PUBLIC_STATUSES)
+        .select_related("organization")
+        .prefetch_related(
+            "phones",
+            "schedules",
+            "cost_options",
+            "languages",
+            "contacts__phones",
+            "attributes__taxonomy_term__taxonomy",
+            Prefetch(
+                "service_at_locations",
+                queryset=ServiceAtLocation.objects.select_related("location")
+                .prefetch_related("schedules", "location__accessibility", "location__phones")
+                .order_by("location__name", "location__address_1"),
+            ),
+        )
+    )
+
+
+def _describe(service: Service) -> Service:
+    """Attach what the service page and the shortlist show (from prefetched rows)."""
+    now = timezone.now()
+    service.next_opening, service.next_closing = next_opening(service, now)
+    service.open_now = bool(
+        service.next_opening and service.next_opening <= now.astimezone(LONDON) < service.next_closing
+    )
+    service.is_free, service.cost_summary = cost_summary(service, now.astimezone(LONDON).date())
+    terms = [a.taxonomy_term for a in service.attributes.all()]
+    terms.sort(key=lambda t: t.position)
+    service.needs = [t for t in terms if t.taxonomy.slug == NEEDS_TAXONOMY]
+    service.offers = [t for t in terms if t.taxonomy.slug == DIGITAL_TAXONOMY]
+    service.locations = []
+    for sal in service.service_at_locations.all():
+        location = sal.location
+        location.session_list = list(sal.schedules.all())
+        location.accessibility_list = list(location.accessibility.all())
+        location.phone_list = list(location.phones.all())
+        service.locations.append(location)
+    service.schedule_list = list(service.schedules.all())
+    service.phone_list = list(service.phones.all())
+    for contact in service.contacts.all():
+        service.phone_list.extend(contact.phones.all())
+    return service
+
+
+@require_GET
+def service_detail(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
+    service = _describe(get_object_or_404(_public_services(), pk=service_id))
+    service.in_shortlist = str(service.pk) in request.session.get(SHORTLIST_KEY, [])
+    return render(
+        request,
+        "directory/service.html",
+        {
+            "service": service,
+            "temporarily_closed": service.status == Service.Status.TEMPORARILY_CLOSED,
+        },
+    )
+
+
+# --- Report a problem with a listing -----------------------------------------------------------
+def _client_ip(request: HttpRequest) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is set by whoever sends the request, so it cannot be
+    # trusted for rate limiting unless a known proxy rewrites it.
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def _over_report_limit(request: HttpRequest) -> bool:
+    """Count this post against the sender's hourly allowance (in Django's cache)."""
+    limit = getattr(settings, "LISTING_REPORT_LIMIT_PER_HOUR", 10)
+    key = f"listing-report:{_client_ip(request)}"
+    cache.add(key, 0, timeout=60 * 60)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=60 * 60)
+        count = 1
+    return count > limit
+
+
+@require_http_methods(["GET", "POST"])
+def report_listing(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
+    service = get_object_or_404(Service.objects.filter(status__in=PUBLIC_STATUSES), pk=service_id)
+    if request.method == "POST":
+        if _over_report_limit(request):
+            return render(
+                request, "directory/report_limited.html", {"service": service}, status=429
+            )
+        form = ListingReportForm(request.POST)
+        if form.is_honeypot_filled():
+            # Only a script fills the invisible field: say thanks and keep nothing.
+            return redirect("directory-report-sent", service_id=service.pk)
+        if form.is_valid():
+            report = form.save(commit=False)
+            report.service = service
+            report.save()
+            return redirect("directory-report-sent", service_id=service.pk)
+        status = 400
+    else:
+        form = ListingReportForm()
+        status = 200
+    return render(
+        request, "directory/report.html", {"service": service, "form": form}, status=status
+    )
+
+
+@require_GET
+def report_sent(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
+    service = get_object_or_404(Service.objects.filter(status__in=PUBLIC_STATUSES), pk=service_id)
+    return render(request, "directory/report_sent.html", {"service": service})
+
+
+# --- The take-away shortlist -------------------------------------------------------------------
+def _clean_ids(values) -> list[str]:
+    """Valid UUIDs, each once, in the order given, at most SHORTLIST_MAX."""
+    ids: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            try:
+                text = str(uuid.UUID(part.strip()))
+            except ValueError:
+                continue
+            if text not in ids:
+                ids.append(text)
+    return ids[:SHORTLIST_MAX]
+
+
+def _shortlist_services(ids: list[str]) -> list[Service]:
+    services = {str(s.pk): s for s in _public_services().filter(pk__in=ids)}
+    return [_describe(services[i]) for i in ids if i in services]
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _back(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@require_POST
+def shortlist_add(request: HttpRequest) -> HttpResponse:
+    wanted = _clean_ids(request.POST.getlist("service"))
+    found = {
+        str(pk)
+        for pk in Service.objects.filter(pk__in=wanted, status__in=PUBLIC_STATUSES).values_list(
+            "pk", flat=True
+        )
+    }
+    if not found:
+        if _wants_json(request):
+            return JsonResponse({"error": "That service is not in the directory."}, status=400)
+        return render(request, "directory/shortlist_error.html", status=400)
+    current = list(request.session.get(SHORTLIST_KEY, []))
+    added = [i for i in wanted if i in found and i not in current]
+    room = SHORTLIST_MAX - len(current)
+    current.extend(added[:room])
+    request.session[SHORTLIST_KEY] = current
+    full = len(added) > room
+    if _wants_json(request):
+        return JsonResponse({"count": len(current), "in_shortlist": True, "full": full})
+    if full:
+        messages.warning(request, f"Your shortlist is full: it can hold {SHORTLIST_MAX} services.")
+    else:
+        messages.success(request, "Added to your shortlist.")
+    return redirect(_back(request, reverse("directory-shortlist")))
+
+
+@require_POST
+def shortlist_remove(request: HttpRequest) -> HttpResponse:
+    gone = set(_clean_ids(request.POST.getlist("service")))
+    current = [i for i in request.session.get(SHORTLIST_KEY, []) if i not in gone]
+    request.session[SHORTLIST_KEY] = current
+    if _wants_json(request):
+        return JsonResponse({"count": len(current), "in_shortlist": False, "full": False})
+    messages.success(request, "Removed from your shortlist.")
+    return redirect(_back(request, reverse("directory-shortlist")))
+
+
+@require_POST
+def shortlist_clear(request: HttpRequest) -> HttpResponse:
+    request.session[SHORTLIST_KEY] = []
+    messages.success(request, "Your shortlist is empty.")
+    return redirect("directory-shortlist")
+
+
+def _shortlist_context(request: HttpRequest) -> dict:
+    """The list to show: a shared link's services (``?s=``), else this browser's shortlist."""
+    shared = "s" in request.GET
+    ids = _clean_ids(request.GET.getlist("s")) if shared else request.session.get(SHORTLIST_KEY, [])
+    services = _shortlist_services(ids)
+    mine = set(request.session.get(SHORTLIST_KEY, []))
+    for service in services:
+        service.in_shortlist = str(service.pk) in mine
+    query = urlencode([("s", str(s.pk)) for s in services])
+    return {
+        "services": services,
+        "shared": shared,
+        "share_url": request.build_absolute_uri(reverse("directory-shortlist") + "?" + query)
+        if services
+        else "",
+        "print_url": reverse("directory-shortlist-print") + ("?" + query if services else ""),
+        "list_url": reverse("directory-shortlist") + ("?" + query if shared and services else ""),
+        "mine": mine,
+        "unsaved": [s for s in services if not s.in_shortlist],
+    }
+
+
+@require_GET
+def shortlist(request: HttpRequest) -> HttpResponse:
+    return render(request, "directory/shortlist.html", _shortlist_context(request))
+
+
+@require_GET
+def shortlist_print(request: HttpRequest) -> HttpResponse:
+    """One clean A4 page to hand over: names, addresses, phones, times and room for a note."""
+    context = _shortlist_context(request)
+    context["today"] = timezone.localdate()
+    return render(request, "directory/shortlist_print.html", context)

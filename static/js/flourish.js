@@ -1,0 +1,76 @@
+/* Flourish: small progressive enhancements. Every page works without this file.
+   No inline handlers (the Content Security Policy forbids them): everything is bound here. */
+(function () {
+  "use strict";
+
+  // An error summary takes focus, so screen readers announce it and keyboards start there.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) { summary.focus(); }
+
+  // A polite live region for "Added to your shortlist" and similar.
+  var live = document.createElement("div");
+  live.className = "visually-hidden";
+  live.setAttribute("role", "status");
+  live.setAttribute("aria-live", "polite");
+  document.body.appendChild(live);
+  function announce(text) {
+    live.textContent = "";
+    window.setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  // Add to / remove from the shortlist without reloading the page.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("[data-shortlist-form]") || !window.fetch) { return; }
+    event.preventDefault();
+    var button = form.querySelector("[data-shortlist-button]");
+    var name = button.getAttribute("data-name");
+    button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { "Accept": "application/json" },
+      credentials: "same-origin"
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    }).then(function (data) {
+      var added = data.in_shortlist;
+      form.action = added ? form.getAttribute("data-remove-url") : form.getAttribute("data-add-url");
+      button.querySelector("[data-label]").textContent = added ? "Remove from shortlist" : "Add to shortlist";
+      button.classList.toggle("is-added", added);
+      document.querySelectorAll("[data-shortlist-count]").forEach(function (el) { el.textContent = data.count; });
+      announce(added ? name + " added to your shortlist. " + data.count + " on your list."
+                     : name + " removed from your shortlist. " + data.count + " on your list.");
+    }).catch(function () {
+      form.submit();  // fall back to the ordinary form post
+    }).finally(function () {
+      button.disabled = false;
+    });
+  });
+
+  // The print sheet gets a Print button; the share box selects its link when focused.
+  var controls = document.querySelector("[data-print-controls]");
+  if (controls && window.print) {
+    var print = document.createElement("button");
+    print.type = "button";
+    print.className = "button";
+    print.textContent = "Print this page";
+    print.addEventListener("click", function () { window.print(); });
+    controls.appendChild(print);
+  }
+  var share = document.querySelector("[data-share-input]");
+  if (share) {
+    share.addEventListener("focus", function () { share.select(); });
+    if (navigator.clipboard) {
+      var copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "button button--secondary button--small";
+      copy.textContent = "Copy link";
+      copy.addEventListener("click", function () {
+        navigator.clipboard.writeText(share.value).then(function () { announce("Link copied."); });
+      });
+      share.insertAdjacentElement("afterend", copy);
+    }
+  }
+})();
