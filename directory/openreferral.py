@@ -537,7 +537,7 @@ def _sal_dict(sal: ServiceAtLocation) -> dict:
     data = service_at_location_dict(sal, full=False)
     data["service"] = service_dict(sal.service, full=False)
     if getattr(sal, "proximity", None) is not None:
-        data["proximity"] = round(sal.proximity)
+        data["proximity"] = round(sal.proximity.m)
     return data
 
 
