@@ -5,14 +5,18 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 
 from directory import vocabularies
 from directory.models import (
+    Accessibility,
     Attribute,
+    Contact,
     CostOption,
     Language,
     Location,
     Organization,
+    Phone,
     Schedule,
     Service,
     ServiceArea,
@@ -79,8 +83,6 @@ def make_service(
     )
     if at:
         lat, lng = PLACES[at]
-        from django.contrib.gis.geos import Point
-
         location = Location.objects.create(
             organization=org, name=f"{name} venue", point=Point(lng, lat, srid=4326),
             address_1="1 High Street", city="Hyde", postal_code=at,
@@ -111,3 +113,34 @@ def london(*args) -> dt.datetime:
     from directory.models import LONDON as ZONE
 
     return dt.datetime(*args, tzinfo=ZONE)
+
+
+@pytest.fixture
+def directory(places):
+    """Two services using every part of the model: a walk at a venue, a phone line by area."""
+    walks = make_service(
+        "Hyde Health Walks", at="SK14 1PW", description="Gentle walks.", needs=["physical-activity"],
+        price="2.50", languages=[("English", "en"), ("Urdu", "ur")], minimum_age=18,
+        sessions=[("MO,TH", "10:00", "11:30")],
+    )
+    walks.url, walks.email, walks.assured_date = "https://walks.example/", "walks@example.org", dt.date(2026, 10, 1)
+    walks.save()
+    walks.organization.website = "https://trust.example/"
+    walks.organization.save()
+    sal = walks.service_at_locations.get()
+    Accessibility.objects.create(location=sal.location, description="Step-free", url="https://a.example/")
+    Phone.objects.create(location=sal.location, number="0161 496 0000")
+    Schedule.objects.create(service_at_location=sal, freq="MONTHLY", bymonthday="1,15",
+                            opens_at=dt.time(14), closes_at=dt.time(16), valid_from=dt.date(2026, 1, 1))
+    ServiceArea.objects.create(
+        service=walks, name="Hyde", postcode_districts=["SK14"],
+        extent=MultiPolygon(Polygon.from_bbox((-2.10, 53.44, -2.06, 53.46)), srid=4326),
+    )
+    contact = Contact.objects.create(service=walks, name="Sam", title="Coordinator", email="sam@example.org")
+    Phone.objects.create(contact=contact, number="0161 496 0001")
+    Phone.objects.create(service=walks, number="0161 496 0002", description="Main line")
+    CostOption.objects.create(service=walks, option="concession", amount=Decimal("0"))
+    line = make_service("Tameside Befriending", districts=["SK14", "SK15"], organization="Age Well",
+                        needs=["loneliness"], sessions=[("FR", "22:00", "02:00")])
+    Language.objects.create(service=line, name="Polish", code="pl")
+    return {"walks": walks, "line": line}

@@ -2,29 +2,19 @@
 
 import datetime as dt
 import json
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 import pytest
-from django.contrib.gis.geos import MultiPolygon, Polygon
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from directory import vocabularies
 from directory.models import (
-    Accessibility,
-    Contact,
-    CostOption,
-    Language,
     Organization,
-    Phone,
-    Schedule,
     Service,
-    ServiceArea,
 )
-from tests.directory.conftest import make_service
 
 # CI puts shared/ beside the clone, as /work/shared is beside /work/main.
 SCHEMAS = Path(__file__).resolve().parents[2] / ".." / "shared" / "standards" / "openreferral-uk-3.0" / "schema"
@@ -55,36 +45,6 @@ def assert_page(body: dict, item_schema: str) -> None:
     Draft202012Validator(page_schema).validate({k: v for k, v in body.items() if k != "contents"})
     for item in body["contents"]:
         assert_valid(item, item_schema)
-
-
-@pytest.fixture
-def directory(places):
-    walks = make_service(
-        "Hyde Health Walks", at="SK14 1PW", description="Gentle walks.", needs=["physical-activity"],
-        price="2.50", languages=[("English", "en"), ("Urdu", "ur")], minimum_age=18,
-        sessions=[("MO,TH", "10:00", "11:30")],
-    )
-    walks.url, walks.email, walks.assured_date = "https://walks.example/", "walks@example.org", dt.date(2026, 10, 1)
-    walks.save()
-    walks.organization.website = "https://trust.example/"
-    walks.organization.save()
-    sal = walks.service_at_locations.get()
-    Accessibility.objects.create(location=sal.location, description="Step-free", url="https://a.example/")
-    Phone.objects.create(location=sal.location, number="0161 496 0000")
-    Schedule.objects.create(service_at_location=sal, freq="MONTHLY", bymonthday="1,15",
-                            opens_at=dt.time(14), closes_at=dt.time(16), valid_from=dt.date(2026, 1, 1))
-    ServiceArea.objects.create(
-        service=walks, name="Hyde", postcode_districts=["SK14"],
-        extent=MultiPolygon(Polygon.from_bbox((-2.10, 53.44, -2.06, 53.46)), srid=4326),
-    )
-    contact = Contact.objects.create(service=walks, name="Sam", title="Coordinator", email="sam@example.org")
-    Phone.objects.create(contact=contact, number="0161 496 0001")
-    Phone.objects.create(service=walks, number="0161 496 0002", description="Main line")
-    CostOption.objects.create(service=walks, option="concession", amount=Decimal("0"))
-    line = make_service("Tameside Befriending", districts=["SK14", "SK15"], organization="Age Well",
-                        needs=["loneliness"], sessions=[("FR", "22:00", "02:00")])
-    Language.objects.create(service=line, name="Polish", code="pl")
-    return {"walks": walks, "line": line}
 
 
 class FeedSchemaTests:
