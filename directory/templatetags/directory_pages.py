@@ -84,7 +84,9 @@ def schedule_text(schedule: Schedule) -> str:
             when = _join([DAY_PLURALS[c] for c in codes])
         if schedule.interval and schedule.interval > 1:
             when = f"{when}, every {_ordinal(schedule.interval).replace('2nd', 'other')} week"
-    if schedule.opens_at and schedule.closes_at:
+    if schedule.opens_at == dt.time(0) and schedule.closes_at in (None, dt.time(0)):
+        hours = "24 hours"
+    elif schedule.opens_at and schedule.closes_at:
         hours = f"{clock(schedule.opens_at)} to {clock(schedule.closes_at)}"
     elif schedule.opens_at:
         hours = f"from {clock(schedule.opens_at)}"
