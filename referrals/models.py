@@ -7,6 +7,7 @@ Special-category health data lives here. Three rules hold throughout:
 - every view of a patient's details writes an ``AccessLog`` row (``AccessLog.record``).
 """
 
+import logging
 import re
 import uuid
 from datetime import date, timedelta
@@ -18,11 +19,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from directory.models import Service, ServiceArea, ServiceAtLocation, TaxonomyTerm
 from referrals import permissions
+
+logger = logging.getLogger(__name__)
 
 SNOMED_REFERRAL = "871731000000106"  # Referral to social prescribing service
 SNOMED_DECLINED = "871711000000103"  # Social prescribing declined
@@ -159,8 +163,8 @@ class TeamQuerySet(models.QuerySet):
             .values("n")
         )
         return self.annotate(
-            open_cases=models.functions.Coalesce(Subquery(open_cases), 0),
-            trainers=models.functions.Coalesce(Subquery(trainers), 0),
+            open_cases=Coalesce(Subquery(open_cases), 0),
+            trainers=Coalesce(Subquery(trainers), 0),
         )
 
 
@@ -684,15 +688,21 @@ class Notification(models.Model):
     @staticmethod
     def email_address(address: str, referral, message: str) -> None:
         # After commit: a move that rolls back must not have sent its email.
-        transaction.on_commit(
-            lambda: send_mail(
-                "Flourish: referral update",
-                f"{message}\n\nSign in to Flourish to see the referral.",
-                None,
-                [address],
-                fail_silently=True,
-            )
+        transaction.on_commit(lambda: _send_email(address, message))
+
+
+def _send_email(address: str, message: str) -> None:
+    # The move is already committed and the in-app notification stands: a mail server that is
+    # down must not turn it into an error page. Log and carry on.
+    try:
+        send_mail(
+            "Flourish: referral update",
+            f"{message}\n\nSign in to Flourish to see the referral.",
+            None,
+            [address],
         )
+    except Exception:
+        logger.exception("Could not send a referral email")
 
 
 class AccessLog(models.Model):

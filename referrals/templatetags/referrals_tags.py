@@ -1,0 +1,35 @@
+from django import template
+
+from referrals import permissions
+from referrals.models import Notification
+
+register = template.Library()
+
+
+@register.filter
+def is_clinician(user) -> bool:
+    return permissions.is_clinician(user)
+
+
+@register.filter
+def is_trainer(user) -> bool:
+    return permissions.is_trainer(user)
+
+
+@register.filter
+def is_manager(user) -> bool:
+    return permissions.is_manager(user) or getattr(user, "is_superuser", False)
+
+
+@register.simple_tag
+def unread_notifications(user) -> int:
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+@register.filter
+def days_since(value, now=None) -> int:
+    from django.utils import timezone
+
+    return ((now or timezone.now()) - value).days
