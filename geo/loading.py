@@ -182,7 +182,9 @@ def load_postcodes(
         for name, definition in constraints:
             temp = f"{name[:50]}_ld"
             cur.execute(f"ALTER TABLE {load} ADD CONSTRAINT {temp} {definition}")
-            renames.append(f"ALTER INDEX IF EXISTS {temp} RENAME TO {name}")
+            # RENAME CONSTRAINT, not ALTER INDEX: a CHECK constraint has no index to rename, and
+            # renaming a primary key or unique constraint renames its index with it.
+            renames.append(f"ALTER TABLE {table} RENAME CONSTRAINT {temp} TO {name}")
         for name, definition in indexes:
             temp = f"{name[:50]}_ld"
             definition = definition.replace(f"INDEX {name} ON", f"INDEX {temp} ON", 1)
