@@ -43,7 +43,7 @@ def nhs_number_digits(text: str) -> str:
 
 def nhs_check_digit(first_nine: str) -> int | None:
     """Modulus 11: weights 10..2, 11 - (sum mod 11); 11 means 0 and 10 means no valid number."""
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1)))
+    total = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True))
     check = 11 - total % 11
     if check == 11:
         return 0

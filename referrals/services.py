@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from directory.models import Attribute, Service, TaxonomyTerm
+from directory.models import Service, TaxonomyTerm
+from directory.search import SearchError, search_services
 from geo import postcodes
 from geo.models import Place, PostcodeNotFound, locate_postcode
 from referrals.models import (
@@ -181,18 +181,19 @@ def chase_referrals(*, now: datetime | None = None) -> ChaseResult:
 
 def services_near(referral: Referral, *, limit: int = 10) -> list[Service]:
     """Active directory services near the patient that match the referral's needs: where the
-    directory and the referral meet. Nearest first; each has ``distance`` and ``match``."""
+    directory and the referral meet. The directory's own search (its matching rule, nearest
+    first), around the patient's postcode; each result has ``distance`` and ``match``."""
     patient = referral.patient
-    if patient.point is None:
+    if not patient.postcode:
         return []
-    outcode = postcodes.parse(patient.postcode).outcode if patient.postcode else None
-    needs = list(referral.needs.all())
-    queryset = (
-        Service.objects.active()
-        .exclude(kind=Service.Kind.HEALTH_TRAINER_SERVICE)
-        .serving(patient.point, settings.SEARCH_RADIUS_DEFAULT_M, outcode)
-        .filter(Exists(Attribute.objects.filter(service=OuterRef("pk"), taxonomy_term__in=needs)))
-        .select_related("organization")
-    )
-    results = sorted(queryset, key=lambda s: (s.distance is None, s.distance or 0, s.name))
-    return results[:limit]
+    params = {
+        "postcode": patient.postcode,
+        "need": [term.code for term in referral.needs.all()],
+        "page_size": limit * 2,
+    }
+    try:
+        found = search_services(params)
+    except SearchError:
+        return []
+    others = [s for s in found.results if s.kind != Service.Kind.HEALTH_TRAINER_SERVICE]
+    return others[:limit]

@@ -1,0 +1,60 @@
+"""Admin for the set-up of referrals: practices, teams and who belongs to them; the access log,
+read-only.
+
+Patients and referrals are deliberately not here: every view of a patient's details must go
+through the pages or the API, which write the access log.
+"""
+
+from django.contrib import admin
+
+from referrals.models import AccessLog, Practice, PracticeMembership, Team, TeamMembership
+
+
+class PracticeMembershipInline(admin.TabularInline):
+    model = PracticeMembership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+class TeamMembershipInline(admin.TabularInline):
+    model = TeamMembership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Practice)
+class PracticeAdmin(admin.ModelAdmin):
+    list_display = ["name", "ods_code", "postcode"]
+    search_fields = ["name", "ods_code"]
+    exclude = ["point"]
+    inlines = [PracticeMembershipInline]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "service", "capacity_per_trainer"]
+    search_fields = ["name"]
+    raw_id_fields = ["service"]
+    inlines = [TeamMembershipInline]
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(admin.ModelAdmin):
+    """Append-only: readable by admins, never added, changed or deleted here."""
+
+    list_display = ["at", "user", "patient_id", "referral_id", "channel", "ip_address", "path"]
+    list_filter = ["channel"]
+    search_fields = ["user__username", "path"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
