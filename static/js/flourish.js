@@ -5,7 +5,19 @@
 
   // An error summary takes focus, so screen readers announce it and keyboards start there.
   var summary = document.querySelector("[data-error-summary]");
-  if (summary) { summary.focus(); }
+  if (summary) {
+    summary.focus();
+    // A link in the summary puts the cursor in the field it names, not just scrolls to it.
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var field = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (field) {
+        event.preventDefault();
+        field.focus();
+        field.scrollIntoView({ block: "center" });
+      }
+    });
+  }
 
   // A polite live region for "Added to your shortlist" and similar.
   var live = document.createElement("div");

@@ -15,6 +15,9 @@
   L.tileLayer(data.tiles, { maxZoom: 18, attribution: data.attribution }).addTo(map);
 
   var bounds = [[data.centre.lat, data.centre.lng]];
+  data.markers.forEach(function (item) { bounds.push([item.lat, item.lng]); });
+  // The view first: Leaflet only draws markers (and so their elements exist) once it has one.
+  map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
   L.marker([data.centre.lat, data.centre.lng], {
     icon: L.divIcon({ className: "map-place", iconSize: [18, 18] }),
     keyboard: false,
@@ -31,7 +34,7 @@
     }).addTo(map);
     var el = marker.getElement();
     if (el) {
-      el.setAttribute("aria-label", label + ". Show on map");
+      el.setAttribute("aria-label", label);
       el.setAttribute("role", "button");
     }
     var popup = document.createElement("div");
@@ -45,7 +48,5 @@
       popup.appendChild(p);
     }
     marker.bindPopup(popup);
-    bounds.push([item.lat, item.lng]);
   });
-  map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
 })();
