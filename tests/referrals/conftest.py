@@ -3,6 +3,8 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth.models import User
 
+from directory import vocabularies
+from directory.models import Taxonomy, TaxonomyTerm
 from referrals import permissions
 from referrals.models import Practice, Referral, Team
 from tests.conftest import add_postcode, rebuild_postcode_areas
@@ -36,10 +38,18 @@ class World:
         return None if role == "anonymous" else getattr(self, role)
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # Dozens of users per test: a fast hasher keeps the permission matrix quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def world(db) -> World:
     """Hyde (SK14) and London (EC1A): a practice and a team in each, one user per role, and one
     new referral from the Hyde practice to the Hyde team."""
+    # Transactional tests flush tables; make sure the needs vocabulary is there.
+    vocabularies.install(Taxonomy, TaxonomyTerm)
     add_postcode("SK14 1AA", 53.451886, -2.078805)
     add_postcode("SK14 1PW", 53.450040, -2.069602)
     add_postcode("EC1A 1BB", 51.524565, -0.112042)
