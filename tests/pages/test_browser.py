@@ -275,6 +275,7 @@ def test_take_away_shortlist(visit):
     # The print view: one clean A4 page with names, addresses, phones, times and a note.
     page.get_by_role("link", name="Print this list").click()
     page.get_by_label("Note").fill("Call the walking group on Monday.")
+    page.get_by_label("Note").blur()
     sheet = page.locator(".print-sheet")
     for text in ("Hyde Walking Group", "Hyde Park bandstand, Hyde, SK14 1PW", "0161 496 0001",
                  "Tuesdays, 10am to 12pm", "Money Matters Hyde", "Mondays and Thursdays, 9:30am to 1pm"):
