@@ -44,7 +44,7 @@ bench: prepare
 
 screenshots: prepare
 	@bin/setup --test
-	@.venv/bin/pytest -m browser tests/pages --screenshots $(PYTEST_ARGS)
+	@.venv/bin/pytest -m browser tests/pages --screenshots -k "not nojs" -s $(PYTEST_ARGS)
 
 lint: setup
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
