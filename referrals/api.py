@@ -68,7 +68,11 @@ class ReferralAPIView(APIView):
 
 @extend_schema(tags=["auth"], summary="Get an API token (username and password)")
 class TokenView(ObtainAuthToken):
-    pass
+    """Throttled like the login page: django-axes sees the Django request (not DRF's wrapper),
+    so its middleware answers 429 once the failure limit is reached."""
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "request": self.request._request}
 
 
 class ReferralListView(ReferralAPIView):
