@@ -54,14 +54,14 @@ class ListingReportForm(forms.ModelForm):
         }
         error_messages = {
             "reason": {"required": "Select what is wrong with this listing."},
-            "email": {"invalid": "Enter an email address like name@example.com, or leave it empty."},
+            "email": {
+                "invalid": "Enter an email address like name@example.com, or leave it empty."
+            },
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = [
-            c for c in self.fields["reason"].choices if c[0] != ""
-        ]
+        self.fields["reason"].choices = [c for c in self.fields["reason"].choices if c[0] != ""]
         if not self.is_bound:
             self.initial["started"] = started_token()
 
@@ -78,7 +78,5 @@ class ListingReportForm(forms.ModelForm):
             # A fresh token: a person who was quick (or whose page was stale) just sends again.
             self.data = self.data.copy()
             self.data["started"] = started_token()
-            raise forms.ValidationError(
-                "Please check your answers, then select Send report again."
-            )
+            raise forms.ValidationError("Please check your answers, then select Send report again.")
         return token

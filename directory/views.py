@@ -42,7 +42,18 @@ RADIUS_CHOICES = [
     (32187, "20 miles (32 km)"),
 ]
 # Where each search parameter's error links to on the page (the error summary's hrefs).
-FIELD_ORDER = ["postcode", "need", "offer", "kind", "radius", "free", "open", "q", "page", "page_size"]
+FIELD_ORDER = [
+    "postcode",
+    "need",
+    "offer",
+    "kind",
+    "radius",
+    "free",
+    "open",
+    "q",
+    "page",
+    "page_size",
+]
 SHORTLIST_KEY = "shortlist"
 SHORTLIST_MAX = 30
 
@@ -176,7 +187,9 @@ def search(request: HttpRequest) -> HttpResponse:
         {
             "needs": needs,
             "chosen_needs": chosen_needs,
-            "chosen_need_labels": [n.plain_label or n.name for n in needs if n.code in chosen_needs],
+            "chosen_need_labels": [
+                n.plain_label or n.name for n in needs if n.code in chosen_needs
+            ],
             "kinds": Service.Kind.choices,
             "kind": request.GET.get("kind", ""),
             "free": request.GET.get("free", "") in {"true", "1", "on", "yes"},
@@ -258,7 +271,8 @@ def _describe(service: Service) -> Service:
     now = timezone.now()
     service.next_opening, service.next_closing = next_opening(service, now)
     service.open_now = bool(
-        service.next_opening and service.next_opening <= now.astimezone(LONDON) < service.next_closing
+        service.next_opening
+        and service.next_opening <= now.astimezone(LONDON) < service.next_closing
     )
     service.is_free, service.cost_summary = cost_summary(service, now.astimezone(LONDON).date())
     terms = [a.taxonomy_term for a in service.attributes.all()]

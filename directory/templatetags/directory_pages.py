@@ -13,12 +13,22 @@ register = template.Library()
 
 METRES_PER_MILE = 1609.344
 DAY_PLURALS = {
-    "MO": "Mondays", "TU": "Tuesdays", "WE": "Wednesdays", "TH": "Thursdays",
-    "FR": "Fridays", "SA": "Saturdays", "SU": "Sundays",
+    "MO": "Mondays",
+    "TU": "Tuesdays",
+    "WE": "Wednesdays",
+    "TH": "Thursdays",
+    "FR": "Fridays",
+    "SA": "Saturdays",
+    "SU": "Sundays",
 }
 DAY_NAMES = {
-    "MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday",
-    "FR": "Friday", "SA": "Saturday", "SU": "Sunday",
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
 }
 
 

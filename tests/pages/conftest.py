@@ -37,8 +37,13 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -55,7 +60,9 @@ PLACES = {
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--screenshots", action="store_true", default=False,
+        "--screenshots",
+        action="store_true",
+        default=False,
         help="Browser tests save a PNG per journey under docs/screenshots/.",
     )
 
@@ -88,15 +95,23 @@ def make_service(
 ) -> Service:
     org, _ = Organization.objects.get_or_create(name=organization)
     service = Service.objects.create(
-        organization=org, name=name, description=description, kind=kind, access=access,
+        organization=org,
+        name=name,
+        description=description,
+        kind=kind,
+        access=access,
         status=status,
     )
     if at:
         lat, lng = PLACES[at]
         lng += east_m / 67_000  # about 67 km per degree of longitude at Hyde's latitude
         location = Location.objects.create(
-            organization=org, name=f"{name} venue", point=Point(lng, lat, srid=4326),
-            address_1=address, city="Hyde", postal_code=at,
+            organization=org,
+            name=f"{name} venue",
+            point=Point(lng, lat, srid=4326),
+            address_1=address,
+            city="Hyde",
+            postal_code=at,
         )
         ServiceAtLocation.objects.create(service=service, location=location)
     for code in needs:
@@ -107,7 +122,9 @@ def make_service(
         CostOption.objects.create(service=service, amount=Decimal(price), option="per session")
     for byday, opens, closes in sessions:
         Schedule.objects.create(
-            service=service, byday=byday, opens_at=dt.time.fromisoformat(opens),
+            service=service,
+            byday=byday,
+            opens_at=dt.time.fromisoformat(opens),
             closes_at=dt.time.fromisoformat(closes),
         )
     if phone:
@@ -139,10 +156,14 @@ def directory(db) -> Directory:
     rebuild_postcode_areas()
 
     walking = make_service(
-        "Hyde Walking Group", at="SK14 1PW", organization="Hyde Ramblers",
+        "Hyde Walking Group",
+        at="SK14 1PW",
+        organization="Hyde Ramblers",
         description="Friendly short walks around Hyde Park for all abilities.",
-        access=Service.Access.DROP_IN, needs=["physical-activity", "loneliness"],
-        sessions=[("TU", "10:00", "12:00")], phone="0161 496 0001",
+        access=Service.Access.DROP_IN,
+        needs=["physical-activity", "loneliness"],
+        sessions=[("TU", "10:00", "12:00")],
+        phone="0161 496 0001",
         address="Hyde Park bandstand",
     )
     walking.email = "walks@example.org"
@@ -155,40 +176,65 @@ def directory(db) -> Directory:
     Language.objects.create(service=walking, name="Urdu", code="ur")
 
     money = make_service(
-        "Money Matters Hyde", at="SK14 1AA", organization="Hyde Advice Centre",
-        description="Benefit checks and help with debts.", access=Service.Access.REFERRAL,
-        needs=["money-debt"], price="3.00", sessions=[("MO,TH", "09:30", "13:00")],
-        phone="0161 496 0002", east_m=120,
+        "Money Matters Hyde",
+        at="SK14 1AA",
+        organization="Hyde Advice Centre",
+        description="Benefit checks and help with debts.",
+        access=Service.Access.REFERRAL,
+        needs=["money-debt"],
+        price="3.00",
+        sessions=[("MO,TH", "09:30", "13:00")],
+        phone="0161 496 0002",
+        east_m=120,
     )
     online = make_service(
-        "Hyde Library Online Centre", at="SK14 1AA", organization="Tameside Libraries",
-        description="Free computers and help to get online.", kind=Service.Kind.ONLINE_CENTRE,
-        access=Service.Access.DROP_IN, needs=["digital-skills"],
+        "Hyde Library Online Centre",
+        at="SK14 1AA",
+        organization="Tameside Libraries",
+        description="Free computers and help to get online.",
+        kind=Service.Kind.ONLINE_CENTRE,
+        access=Service.Access.DROP_IN,
+        needs=["digital-skills"],
         offers=["free-wifi", "nhs-app-help", "device-loan"],
-        sessions=[("MO,TU,WE,TH,FR", "09:00", "17:00")], phone="0161 496 0003", east_m=300,
+        sessions=[("MO,TU,WE,TH,FR", "09:00", "17:00")],
+        phone="0161 496 0003",
+        east_m=300,
     )
     # Based in Stalybridge (about 4 km away) but covering all of SK14: found through its area.
     trainers = make_service(
-        "Tameside Health Trainers", at="SK15 1AA", organization="Tameside Wellbeing",
+        "Tameside Health Trainers",
+        at="SK15 1AA",
+        organization="Tameside Wellbeing",
         description="Health trainers help you set goals to eat well and move more.",
-        kind=Service.Kind.HEALTH_TRAINER_SERVICE, needs=["physical-activity", "healthy-eating"],
-        phone="0161 496 0004", districts=["SK14", "SK15"],
+        kind=Service.Kind.HEALTH_TRAINER_SERVICE,
+        needs=["physical-activity", "healthy-eating"],
+        phone="0161 496 0004",
+        districts=["SK14", "SK15"],
     )
     trainers.email = "trainers@example.org"
     trainers.save()
     # A session from midnight to midnight: open whenever the test runs.
     helpline = make_service(
-        "Hyde Listening Line", at="SK14 4QH", organization="Hyde Listening Line",
-        needs=["loneliness", "mental-wellbeing"], sessions=[("", "00:00", "00:00")],
+        "Hyde Listening Line",
+        at="SK14 4QH",
+        organization="Hyde Listening Line",
+        needs=["loneliness", "mental-wellbeing"],
+        sessions=[("", "00:00", "00:00")],
         phone="0161 496 0005",
     )
     far_away = make_service("Clerkenwell Choir", at="EC1A 1BB", needs=["arts-creativity"])
     closed = make_service(
-        "Hyde Tea Dance", at="SK14 1PW", status=Service.Status.TEMPORARILY_CLOSED,
-        needs=["loneliness"], east_m=60,
+        "Hyde Tea Dance",
+        at="SK14 1PW",
+        status=Service.Status.TEMPORARILY_CLOSED,
+        needs=["loneliness"],
+        east_m=60,
     )
     defunct = make_service(
-        "Old Lunch Club", at="SK14 1AA", status=Service.Status.DEFUNCT, needs=["food"],
+        "Old Lunch Club",
+        at="SK14 1AA",
+        status=Service.Status.DEFUNCT,
+        needs=["food"],
     )
     return Directory(walking, money, online, trainers, helpline, far_away, closed, defunct)
 

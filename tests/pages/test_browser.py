@@ -62,13 +62,17 @@ class Visit:
 
     def check_tap_targets(self) -> None:
         """Buttons, fields and navigation are at least 44 px tall (NHS.UK and WCAG 2.5.5)."""
-        small = self.page.eval_on_selector_all(
-            "main .button, main input[type=text], main input[type=email], main select, "
-            ".site-nav__link, .pagination__link",
-            """els => els.filter(e => e.offsetParent !== null)
+        small = (
+            self.page.eval_on_selector_all(
+                "main .button, main input[type=text], main input[type=email], main select, "
+                ".site-nav__link, .pagination__link",
+                """els => els.filter(e => e.offsetParent !== null)
                        .map(e => [e.textContent.trim().slice(0, 30) || e.id, e.getBoundingClientRect().height])
                        .filter(([, h]) => h < 44)""",
-        ) if self.js else []
+            )
+            if self.js
+            else []
+        )
         assert not small, small
 
 
@@ -78,8 +82,12 @@ def visit(request, browser, live_server, directory, screenshots, settings):
     cache.clear()
     viewport, js = request.param
     context = browser.new_context(
-        viewport=VIEWPORTS[viewport], java_script_enabled=js, base_url=live_server.url,
-        has_touch=viewport == "phone", locale="en-GB", timezone_id="Europe/London",
+        viewport=VIEWPORTS[viewport],
+        java_script_enabled=js,
+        base_url=live_server.url,
+        has_touch=viewport == "phone",
+        locale="en-GB",
+        timezone_id="Europe/London",
     )
     context.route(EXTERNAL, lambda route: route.abort())
     context.set_default_timeout(10_000)
@@ -99,7 +107,10 @@ def visit(request, browser, live_server, directory, screenshots, settings):
 
 
 def results_names(page) -> list[str]:
-    return [t.strip().lstrip("0123456789. ").strip() for t in page.locator(".result__title").all_inner_texts()]
+    return [
+        t.strip().lstrip("0123456789. ").strip()
+        for t in page.locator(".result__title").all_inner_texts()
+    ]
 
 
 def test_find_support_near_me(visit):
@@ -124,7 +135,9 @@ def test_find_support_near_me(visit):
         # The map's numbered markers, with names a screen reader can read.
         markers = page.locator(".map-marker")
         expect(markers).to_have_count(2)
-        expect(markers.first).to_have_attribute("aria-label", re.compile(r"^1\. Hyde Walking Group, 0\.4 miles"))
+        expect(markers.first).to_have_attribute(
+            "aria-label", re.compile(r"^1\. Hyde Walking Group, 0\.4 miles")
+        )
         expect(markers.first).to_have_text("1")
     else:
         expect(page.locator("[data-map-panel]")).to_be_hidden()
@@ -158,7 +171,9 @@ def test_find_support_near_me(visit):
     page.get_by_role("button", name="Find support").click()
     summary = page.locator(".error-summary")
     expect(summary).to_contain_text("There is a problem")
-    expect(page.locator("#postcode-error")).to_contain_text("Enter a full UK postcode, like SK14 4QH")
+    expect(page.locator("#postcode-error")).to_contain_text(
+        "Enter a full UK postcode, like SK14 4QH"
+    )
     assert page.title().startswith("Error:")
     if visit.js:
         expect(summary).to_be_focused()
@@ -183,9 +198,15 @@ def test_one_service_and_report_a_problem(visit):
     expect(page.get_by_role("heading", level=1)).to_have_text("Hyde Walking Group")
     main = page.locator("main")
     expect(main).to_contain_text("Tuesdays, 10am to 12pm")
-    expect(page.get_by_role("link", name="Call 0161 496 0001")).to_have_attribute("href", "tel:01614960001")
-    expect(page.get_by_role("link", name="walks@example.org")).to_have_attribute("href", "mailto:walks@example.org")
-    expect(page.get_by_role("link", name=re.compile("^Directions to"))).to_have_attribute("href", re.compile("destination=53.45"))
+    expect(page.get_by_role("link", name="Call 0161 496 0001")).to_have_attribute(
+        "href", "tel:01614960001"
+    )
+    expect(page.get_by_role("link", name="walks@example.org")).to_have_attribute(
+        "href", "mailto:walks@example.org"
+    )
+    expect(page.get_by_role("link", name=re.compile("^Directions to"))).to_have_attribute(
+        "href", re.compile("destination=53.45")
+    )
     expect(main).to_contain_text("Step-free paths")
     expect(main).to_contain_text("English, Urdu")
     expect(main).to_contain_text("Listing last checked: 14 September 2026")
@@ -195,17 +216,24 @@ def test_one_service_and_report_a_problem(visit):
 
     page.get_by_role("link", name="Report a problem with this listing").click()
     page.get_by_role("button", name="Send report").click()
-    expect(page.locator(".error-summary")).to_contain_text("Select what is wrong with this listing.")
+    expect(page.locator(".error-summary")).to_contain_text(
+        "Select what is wrong with this listing."
+    )
     visit.scan("report form with an error")
     page.get_by_label("Opening times are wrong").check()
     page.get_by_label("Tell us more (optional)").fill("It meets on Wednesdays now.")
     visit.screenshot("5-report")
     page.get_by_role("button", name="Send report").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you, your report has been sent")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Thank you, your report has been sent"
+    )
     visit.scan("report sent")
     report = ListingReport.objects.get()
     assert (report.service.name, report.reason, report.details) == (
-        "Hyde Walking Group", "times", "It meets on Wednesdays now.")
+        "Hyde Walking Group",
+        "times",
+        "It meets on Wednesdays now.",
+    )
 
 
 def test_get_online(visit):
@@ -219,7 +247,9 @@ def test_get_online(visit):
     result = page.locator(".result").first
     for offer in ("Free wifi", "Help with the NHS App", "Borrow a device"):
         expect(result).to_contain_text(offer)
-    expect(result.get_by_role("link", name="0161 496 0003")).to_have_attribute("href", "tel:01614960003")
+    expect(result.get_by_role("link", name="0161 496 0003")).to_have_attribute(
+        "href", "tel:01614960003"
+    )
     visit.scan("get online results")
     visit.check_tap_targets()
     visit.screenshot("6-get-online")
@@ -235,7 +265,9 @@ def test_health_trainers_near_me(visit):
     expect(page.locator("#results-heading")).to_have_text("1 health trainer service for SK14 1PW")
     result = page.locator(".result").first
     expect(result).to_contain_text("Tameside Health Trainers")
-    expect(result.get_by_role("link", name="0161 496 0004")).to_have_attribute("href", "tel:01614960004")
+    expect(result.get_by_role("link", name="0161 496 0004")).to_have_attribute(
+        "href", "tel:01614960004"
+    )
     expect(result.get_by_role("link", name="trainers@example.org")).to_be_visible()
     visit.scan("health trainers results")
     visit.check_tap_targets()
@@ -257,19 +289,27 @@ def test_take_away_shortlist(visit):
 
     page.get_by_role("link", name=re.compile("^My shortlist")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My shortlist")
-    assert page.locator(".shortlist-item__name").all_inner_texts() == ["Hyde Walking Group", "Money Matters Hyde"]
+    assert page.locator(".shortlist-item__name").all_inner_texts() == [
+        "Hyde Walking Group",
+        "Money Matters Hyde",
+    ]
     visit.scan("shortlist")
     visit.check_tap_targets()
     visit.screenshot("8-shortlist")
     share_url = page.get_by_label("Link to this list").input_value()
 
     # The share link reopens the same list in a browser that has never seen it.
-    stranger = visit.browser.new_context(viewport=VIEWPORTS[visit.viewport], java_script_enabled=visit.js)
+    stranger = visit.browser.new_context(
+        viewport=VIEWPORTS[visit.viewport], java_script_enabled=visit.js
+    )
     stranger.route(EXTERNAL, lambda route: route.abort())
     other = stranger.new_page()
     other.goto(share_url)
     expect(other.get_by_role("heading", level=1)).to_have_text("A shared list of services")
-    assert other.locator(".shortlist-item__name").all_inner_texts() == ["Hyde Walking Group", "Money Matters Hyde"]
+    assert other.locator(".shortlist-item__name").all_inner_texts() == [
+        "Hyde Walking Group",
+        "Money Matters Hyde",
+    ]
     stranger.close()
 
     # The print view: one clean A4 page with names, addresses, phones, times and a note.
@@ -277,8 +317,14 @@ def test_take_away_shortlist(visit):
     page.get_by_label("Note").fill("Call the walking group on Monday.")
     page.get_by_label("Note").blur()
     sheet = page.locator(".print-sheet")
-    for text in ("Hyde Walking Group", "Hyde Park bandstand, Hyde, SK14 1PW", "0161 496 0001",
-                 "Tuesdays, 10am to 12pm", "Money Matters Hyde", "Mondays and Thursdays, 9:30am to 1pm"):
+    for text in (
+        "Hyde Walking Group",
+        "Hyde Park bandstand, Hyde, SK14 1PW",
+        "0161 496 0001",
+        "Tuesdays, 10am to 12pm",
+        "Money Matters Hyde",
+        "Mondays and Thursdays, 9:30am to 1pm",
+    ):
         expect(sheet).to_contain_text(text)
     visit.scan("print view")
     page.emulate_media(media="print")
@@ -295,14 +341,27 @@ def test_take_away_shortlist(visit):
 def test_results_page_weight(browser, live_server, directory, full):
     """HTML + CSS + JS of a results page with 20 results and the map, excluding map tiles."""
     for n in range(20):
-        make_service(f"Coffee morning {n + 1}", at="SK14 1AA", east_m=40 * (n + 1),
-                     needs=["loneliness"], sessions=[("WE", "10:00", "11:30")], phone="0161 496 0100")
+        make_service(
+            f"Coffee morning {n + 1}",
+            at="SK14 1AA",
+            east_m=40 * (n + 1),
+            needs=["loneliness"],
+            sessions=[("WE", "10:00", "11:30")],
+            phone="0161 496 0100",
+        )
     assert Service.objects.count() >= 20
     context = browser.new_context(viewport=VIEWPORTS["desktop"], base_url=live_server.url)
     context.route(EXTERNAL, lambda route: route.abort())
     page = context.new_page()
     responses = []
-    page.on("response", lambda r: responses.append(r) if r.request.resource_type in ("document", "stylesheet", "script") else None)
+    page.on(
+        "response",
+        lambda r: (
+            responses.append(r)
+            if r.request.resource_type in ("document", "stylesheet", "script")
+            else None
+        ),
+    )
     page.goto("/search/?postcode=SK14+1AA&need=loneliness")
     page.wait_for_load_state("networkidle")
     expect(page.locator(".result")).to_have_count(20)
@@ -315,7 +374,9 @@ def test_results_page_weight(browser, live_server, directory, full):
         # Static files go out pre-compressed by whitenoise; count the HTML as sent uncompressed.
         sent = len(body) if response.request.resource_type == "document" else packed
         compressed += sent
-        lines.append(f"{response.url.replace(live_server.url, '')}: {len(body)} B raw, {sent} B sent")
+        lines.append(
+            f"{response.url.replace(live_server.url, '')}: {len(body)} B raw, {sent} B sent"
+        )
     context.close()
     print("\nResults page weight (20 results):\n  " + "\n  ".join(lines))
     print(f"  total {raw / 1024:.1f} KB raw, {compressed / 1024:.1f} KB as sent")

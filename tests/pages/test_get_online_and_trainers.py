@@ -22,7 +22,9 @@ class GetOnlineTests:
         assert 'href="tel:01614960003"' in html
 
     def test_it_filters_by_what_is_offered(self, client, directory):
-        html = client.get(reverse("directory-get-online"), {"postcode": "SK14 1AA", "offer": "printing"}).content.decode()
+        html = client.get(
+            reverse("directory-get-online"), {"postcode": "SK14 1AA", "offer": "printing"}
+        ).content.decode()
         assert "No online centres found near SK14 1AA" in html
 
     def test_it_explains_a_bad_postcode(self, client, directory):
@@ -31,7 +33,9 @@ class GetOnlineTests:
         assert '<a href="#postcode">' in response.content.decode()
 
     def test_it_refuses_an_unknown_offer(self, client, directory):
-        response = client.get(reverse("directory-get-online"), {"postcode": "SK14 1AA", "offer": "jetpacks"})
+        response = client.get(
+            reverse("directory-get-online"), {"postcode": "SK14 1AA", "offer": "jetpacks"}
+        )
         assert response.status_code == 400
         assert '<a href="#offer-free-wifi">' in response.content.decode()
 
@@ -45,9 +49,13 @@ class HealthTrainersTests:
         assert response.status_code == 200
         assert "A health trainer is a friendly, trained person" in response.content.decode()
 
-    def test_it_finds_the_service_covering_the_postcode_with_how_to_get_in_touch(self, client, directory):
+    def test_it_finds_the_service_covering_the_postcode_with_how_to_get_in_touch(
+        self, client, directory
+    ):
         # The team is based in Stalybridge, further than the radius, but covers SK14.
-        response = client.get(reverse("directory-health-trainers"), {"postcode": "SK14 1AA", "radius": "1609"})
+        response = client.get(
+            reverse("directory-health-trainers"), {"postcode": "SK14 1AA", "radius": "1609"}
+        )
         html = response.content.decode()
         assert "1 health trainer service for SK14 1AA" in html
         assert "Tameside Health Trainers" in html
@@ -55,7 +63,9 @@ class HealthTrainersTests:
         assert "Hyde Walking Group" not in html
 
     def test_it_says_when_none_covers_the_postcode(self, client, directory):
-        html = client.get(reverse("directory-health-trainers"), {"postcode": "EC1A 1BB"}).content.decode()
+        html = client.get(
+            reverse("directory-health-trainers"), {"postcode": "EC1A 1BB"}
+        ).content.decode()
         assert "No health trainer service found for EC1A 1BB" in html
 
     def test_it_explains_a_missing_postcode(self, client, directory):

@@ -23,8 +23,13 @@ def fresh_cache(settings):
 
 
 def report(client, service, **fields):
-    data = {"reason": "times", "details": "It is on Wednesdays now.", "email": "", "website": "",
-            "started": started_token()}
+    data = {
+        "reason": "times",
+        "details": "It is on Wednesdays now.",
+        "email": "",
+        "website": "",
+        "started": started_token(),
+    }
     data.update(fields)
     return client.post(reverse("directory-report", args=[service.pk]), data)
 
@@ -88,8 +93,13 @@ class ReportListingTests:
         assert client.get(reverse("directory-report", args=[uuid.uuid4()])).status_code == 404
 
     def test_it_refuses_other_methods(self, client, directory):
-        assert client.put(reverse("directory-report", args=[directory.walking.pk])).status_code == 405
-        assert client.post(reverse("directory-report-sent", args=[directory.walking.pk])).status_code == 405
+        assert (
+            client.put(reverse("directory-report", args=[directory.walking.pk])).status_code == 405
+        )
+        assert (
+            client.post(reverse("directory-report-sent", args=[directory.walking.pk])).status_code
+            == 405
+        )
 
     def test_editors_see_reports_in_the_admin(self, admin_client, directory):
         assert admin.site.is_registered(ListingReport)

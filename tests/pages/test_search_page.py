@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 def names(response) -> list[str]:
     html = response.content.decode()
-    return re.findall(r'class="result__title"><a href="[^"]+">(?:<span[^>]*>[^<]*</span>)?([^<]+)</a>', html)
+    return re.findall(
+        r'class="result__title"><a href="[^"]+">(?:<span[^>]*>[^<]*</span>)?([^<]+)</a>', html
+    )
 
 
 class HomePageTests:
@@ -31,11 +33,17 @@ class HomePageTests:
 
 
 class SearchResultsTests:
-    def test_it_lists_what_is_near_nearest_first_with_distance_in_miles_and_km(self, client, directory):
+    def test_it_lists_what_is_near_nearest_first_with_distance_in_miles_and_km(
+        self, client, directory
+    ):
         response = client.get(reverse("directory-search"), {"postcode": "sk14 1aa"})
         assert response.status_code == 200
         found = names(response)
-        assert found[:3] == ["Money Matters Hyde", "Hyde Library Online Centre", "Hyde Walking Group"]
+        assert found[:3] == [
+            "Money Matters Hyde",
+            "Hyde Library Online Centre",
+            "Hyde Walking Group",
+        ]
         assert "Clerkenwell Choir" not in found and "Old Lunch Club" not in found
         html = response.content.decode()
         assert "Support near SK14 1AA" in html
@@ -44,7 +52,9 @@ class SearchResultsTests:
         assert "£3.00 per session" in html and ">Free<" in html
 
     def test_it_finds_a_service_covering_the_area_with_no_building_nearby(self, client, directory):
-        response = client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "radius": "1609"})
+        response = client.get(
+            reverse("directory-search"), {"postcode": "SK14 1AA", "radius": "1609"}
+        )
         found = names(response)
         assert "Tameside Health Trainers" in found  # its base is 4 km away; its area covers SK14
         assert "also covers your area" in response.content.decode()
@@ -54,16 +64,23 @@ class SearchResultsTests:
         assert "Old Lunch Club" not in found
 
     def test_it_filters_by_need(self, client, directory):
-        response = client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "need": ["money-debt", "digital-skills"]})
+        response = client.get(
+            reverse("directory-search"),
+            {"postcode": "SK14 1AA", "need": ["money-debt", "digital-skills"]},
+        )
         assert sorted(names(response)) == ["Hyde Library Online Centre", "Money Matters Hyde"]
         assert 'value="money-debt" id="need-money-debt" checked' in response.content.decode()
 
     def test_it_filters_by_kind(self, client, directory):
-        response = client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "kind": "online_centre"})
+        response = client.get(
+            reverse("directory-search"), {"postcode": "SK14 1AA", "kind": "online_centre"}
+        )
         assert names(response) == ["Hyde Library Online Centre"]
 
     def test_it_filters_free_only(self, client, directory):
-        found = names(client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "free": "true"}))
+        found = names(
+            client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "free": "true"})
+        )
         assert "Money Matters Hyde" not in found and "Hyde Walking Group" in found
 
     def test_it_filters_open_now(self, client, directory):
@@ -73,12 +90,16 @@ class SearchResultsTests:
         assert response.content.decode().count('tag--green">Open now') == len(found)
 
     def test_it_narrows_by_radius(self, client, directory):
-        found = names(client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "radius": "500"}))
+        found = names(
+            client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "radius": "500"})
+        )
         assert "Money Matters Hyde" in found and "Hyde Walking Group" not in found
 
     def test_it_pages_with_the_api_parameter_names(self, client, directory):
         first = client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "page_size": "2"})
-        second = client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "page_size": "2", "page": "2"})
+        second = client.get(
+            reverse("directory-search"), {"postcode": "SK14 1AA", "page_size": "2", "page": "2"}
+        )
         assert len(names(first)) == 2 and len(names(second)) == 2
         assert not set(names(first)) & set(names(second))
         html = second.content.decode()
@@ -87,7 +108,10 @@ class SearchResultsTests:
 
     def test_it_draws_numbered_markers_for_the_map(self, client, directory):
         response = client.get(reverse("directory-search"), {"postcode": "SK14 1AA"})
-        data = re.search(r'<script id="map-data" type="application/json">(.*?)</script>', response.content.decode()).group(1)
+        data = re.search(
+            r'<script id="map-data" type="application/json">(.*?)</script>',
+            response.content.decode(),
+        ).group(1)
         markers = json.loads(data)["markers"]
         assert [m["number"] for m in markers] == list(range(1, len(markers) + 1))
         assert markers[0]["name"] == "Money Matters Hyde"
@@ -104,7 +128,9 @@ class SearchResultsTests:
         assert "There is a problem" not in response.content.decode()
 
     def test_it_says_nothing_was_found_and_what_to_try(self, client, directory):
-        response = client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "need": "domestic-abuse"})
+        response = client.get(
+            reverse("directory-search"), {"postcode": "SK14 1AA", "need": "domestic-abuse"}
+        )
         assert response.status_code == 200
         assert "No results near SK14 1AA" in response.content.decode()
 
@@ -128,17 +154,33 @@ class SearchErrorTests:
         assert 'aria-describedby="postcode-hint postcode-error"' in response.content.decode()
 
     def test_it_asks_for_a_missing_postcode(self, client, directory):
-        self.assert_error(client.get(reverse("directory-search"), {"postcode": ""}), "postcode", "Enter a postcode.")
+        self.assert_error(
+            client.get(reverse("directory-search"), {"postcode": ""}),
+            "postcode",
+            "Enter a postcode.",
+        )
 
     def test_it_explains_a_postcode_it_cannot_find(self, client, directory):
-        self.assert_error(client.get(reverse("directory-search"), {"postcode": "BT1 1AA"}), "postcode", "We could not find BT1 1AA")
+        self.assert_error(
+            client.get(reverse("directory-search"), {"postcode": "BT1 1AA"}),
+            "postcode",
+            "We could not find BT1 1AA",
+        )
 
     def test_it_refuses_an_unknown_need(self, client, directory):
-        self.assert_error(client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "need": "unicorns"}), "need-loneliness", "We do not know the need")
+        self.assert_error(
+            client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "need": "unicorns"}),
+            "need-loneliness",
+            "We do not know the need",
+        )
 
     @override_settings(SEARCH_RADIUS_MAX_M=20000)
     def test_it_refuses_a_radius_over_the_cap(self, client, directory):
-        self.assert_error(client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "radius": "40000"}), "radius", "radius (metres) must be between 1 and 20000")
+        self.assert_error(
+            client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "radius": "40000"}),
+            "radius",
+            "radius (metres) must be between 1 and 20000",
+        )
 
     def test_it_refuses_a_page_past_the_end(self, client, directory):
         response = client.get(reverse("directory-search"), {"postcode": "SK14 1AA", "page": "9"})

@@ -31,7 +31,7 @@ class ShortlistTests:
         add(client, directory.walking)  # twice is once
         html = client.get(reverse("directory-shortlist")).content.decode()
         assert html.index("Hyde Walking Group") < html.index("Money Matters Hyde")
-        assert 'data-shortlist-count>2<' in html
+        assert "data-shortlist-count>2<" in html
 
     def test_it_stores_only_service_ids(self, client, directory):
         add(client, directory.walking, directory.money)
@@ -43,7 +43,9 @@ class ShortlistTests:
 
     def test_it_removes_a_service(self, client, directory):
         add(client, directory.walking, directory.money)
-        response = client.post(reverse("directory-shortlist-remove"), {"service": str(directory.walking.pk)})
+        response = client.post(
+            reverse("directory-shortlist-remove"), {"service": str(directory.walking.pk)}
+        )
         assert response.status_code == 302
         assert client.session[SHORTLIST_KEY] == [str(directory.money.pk)]
 
@@ -54,23 +56,37 @@ class ShortlistTests:
 
     def test_it_refuses_an_unknown_or_retired_service(self, client, directory):
         assert add(client, directory.defunct).status_code == 400
-        response = client.post(reverse("directory-shortlist-add"), {"service": str(uuid.uuid4())},
-                               headers={"Accept": "application/json"})
+        response = client.post(
+            reverse("directory-shortlist-add"),
+            {"service": str(uuid.uuid4())},
+            headers={"Accept": "application/json"},
+        )
         assert response.status_code == 400
-        assert client.post(reverse("directory-shortlist-add"), {"service": "nonsense"}).status_code == 400
+        assert (
+            client.post(reverse("directory-shortlist-add"), {"service": "nonsense"}).status_code
+            == 400
+        )
 
     def test_it_does_not_follow_a_next_link_off_site(self, client, directory):
-        response = client.post(reverse("directory-shortlist-add"),
-                               {"service": str(directory.walking.pk), "next": "https://evil.example/"})
+        response = client.post(
+            reverse("directory-shortlist-add"),
+            {"service": str(directory.walking.pk), "next": "https://evil.example/"},
+        )
         assert response["Location"] == reverse("directory-shortlist")
 
     def test_it_refuses_changes_by_get(self, client, directory):
-        for name in ("directory-shortlist-add", "directory-shortlist-remove", "directory-shortlist-clear"):
+        for name in (
+            "directory-shortlist-add",
+            "directory-shortlist-remove",
+            "directory-shortlist-clear",
+        ):
             assert client.get(reverse(name)).status_code == 405
         assert client.post(reverse("directory-shortlist")).status_code == 405
         assert client.post(reverse("directory-shortlist-print")).status_code == 405
 
-    def test_its_share_link_reopens_the_same_list_anywhere(self, client, directory, django_user_model):
+    def test_its_share_link_reopens_the_same_list_anywhere(
+        self, client, directory, django_user_model
+    ):
         add(client, directory.walking, directory.online)
         html = client.get(reverse("directory-shortlist")).content.decode()
         share = f"/shortlist/?s={directory.walking.pk}&amp;s={directory.online.pk}"
@@ -78,7 +94,10 @@ class ShortlistTests:
         from django.test import Client
 
         stranger = Client()
-        response = stranger.get(reverse("directory-shortlist"), {"s": [str(directory.walking.pk), str(directory.online.pk)]})
+        response = stranger.get(
+            reverse("directory-shortlist"),
+            {"s": [str(directory.walking.pk), str(directory.online.pk)]},
+        )
         page = response.content.decode()
         assert "A shared list of services" in page
         assert page.index("Hyde Walking Group") < page.index("Hyde Library Online Centre")
@@ -86,15 +105,24 @@ class ShortlistTests:
         assert SHORTLIST_KEY not in stranger.session  # looking at a shared list stores nothing
 
     def test_a_shared_link_skips_retired_and_malformed_ids(self, client, directory):
-        response = client.get(reverse("directory-shortlist"), {"s": [str(directory.defunct.pk), "junk", str(directory.money.pk)]})
+        response = client.get(
+            reverse("directory-shortlist"),
+            {"s": [str(directory.defunct.pk), "junk", str(directory.money.pk)]},
+        )
         html = response.content.decode()
         assert "Money Matters Hyde" in html and "Old Lunch Club" not in html
 
     def test_the_print_view_has_names_addresses_phones_times_and_a_note(self, client, directory):
         add(client, directory.walking, directory.money)
         html = client.get(reverse("directory-shortlist-print")).content.decode()
-        for text in ("Hyde Walking Group", "Hyde Park bandstand, Hyde, SK14 1PW", "0161 496 0001",
-                     "Tuesdays, 10am to 12pm", "Money Matters Hyde", "Mondays and Thursdays, 9:30am to 1pm"):
+        for text in (
+            "Hyde Walking Group",
+            "Hyde Park bandstand, Hyde, SK14 1PW",
+            "0161 496 0001",
+            "Tuesdays, 10am to 12pm",
+            "Money Matters Hyde",
+            "Mondays and Thursdays, 9:30am to 1pm",
+        ):
             assert text in html
         assert '<label class="label" for="note">Note</label>' in html
         assert "This note is not saved or sent anywhere." in html
