@@ -122,6 +122,10 @@ class SearchResultsTests:
         assert "Distances are approximate." in response.content.decode()
         assert names(response)
 
+    def test_it_says_a_postcode_district_alone_gives_approximate_distances(self, client, directory):
+        html = client.get(reverse("directory-search"), {"postcode": "sk14"}).content.decode()
+        assert "measured from the middle of the SK14 area. Enter your full postcode" in html
+
     def test_it_shows_just_the_form_when_nothing_was_asked(self, client, directory):
         response = client.get(reverse("directory-search"))
         assert response.status_code == 200
