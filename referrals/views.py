@@ -152,9 +152,22 @@ def referral_new(request):
             place, suggestions = services.suggest_teams(postcode=postcode)
         except ValidationError:
             pass  # the form reports the postcode error
-    form = forms.ReferralForm(request.POST or None, user=request.user, team_order=suggestions)
-    # "Find teams" re-shows the form with the teams for the postcode; it saves nothing.
-    if request.method == "POST" and "find_teams" not in request.POST and form.is_valid():
+    finding = "find_teams" in request.POST
+    if finding:
+        # "Find teams" re-shows what was typed with the teams for the postcode, unbound so no
+        # errors are shown yet; it saves nothing.
+        typed = {
+            name: request.POST.getlist(name)
+            if name in ("needs", "services_in_mind")
+            else request.POST.get(name)
+            for name in request.POST
+        }
+        if suggestions:
+            typed["team"] = suggestions[0].pk
+        form = forms.ReferralForm(initial=typed, user=request.user, team_order=suggestions)
+    else:
+        form = forms.ReferralForm(request.POST or None, user=request.user, team_order=suggestions)
+    if request.method == "POST" and not finding and form.is_valid():
         data = form.cleaned_data
         try:
             referral, created = services.referral_create(
@@ -186,7 +199,7 @@ def referral_new(request):
             "form": form,
             "suggestions": suggestions,
             "place": place,
-            "looked_up": bool(postcode) and "find_teams" in request.POST,
+            "looked_up": bool(postcode) and finding,
         },
     )
 
