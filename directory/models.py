@@ -281,12 +281,20 @@ class ServiceQuerySet(models.QuerySet):
         ("within_radius" or "service_area"). Order is left to the caller.
         """
         near_locations = ServiceAtLocation.objects.filter(
-            service=OuterRef("pk"), location__point__dwithin=(point, radius_m)
+            location__point__dwithin=(point, radius_m)
         )
         area_filter = Q(extent__covers=point)
         if outcode:
             area_filter |= Q(postcode_districts__contains=[outcode])
-        covering = ServiceArea.objects.filter(area_filter, service=OuterRef("pk"))
+        covering_areas = ServiceArea.objects.filter(area_filter)
+        # Candidates first, straight from the indexes (GiST on points and extents, GIN on the
+        # district lists): the rule below then runs on the few services near the place, not
+        # on every service in the country.
+        candidates = near_locations.values("service_id").union(
+            covering_areas.values("service_id")
+        )
+        near_locations = near_locations.filter(service=OuterRef("pk"))
+        covering = covering_areas.filter(service=OuterRef("pk"))
         any_area = ServiceArea.objects.filter(service=OuterRef("pk"))
         nearest = (
             ServiceAtLocation.objects.filter(service=OuterRef("pk"), location__point__isnull=False)
@@ -295,12 +303,14 @@ class ServiceQuerySet(models.QuerySet):
             .values("d")[:1]
         )
         return (
-            self.annotate(
+            self.filter(pk__in=candidates)
+            .annotate(
                 _near=Exists(near_locations),
                 _covered=Exists(covering),
                 _has_area=Exists(any_area),
             )
-            .filter(Q(_near=True, _has_area=False) | Q(_near=True, _covered=True) | Q(_covered=True))
+            # (near and no area) or (near and covered) or covered == (near and no area) or covered
+            .filter(Q(_near=True, _has_area=False) | Q(_covered=True))
             .annotate(
                 distance=Subquery(nearest, output_field=FloatField()),
                 match=models.Case(

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.gis.db.models.functions import GeometryDistance
-from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Subquery, Window
 from django.utils import timezone
 
 from directory.models import (
@@ -346,7 +346,6 @@ def _with_details(services, place: Place | None):
         ),
         "schedules",
         "cost_options",
-        "languages",
     )
 
 
@@ -436,15 +435,18 @@ def search_services(params, *, now: dt.datetime | None = None) -> SearchResult:
     query = parse_search(params, now=now)
     now = query["now"]
     services = search_queryset(query)
-    total = services.count()
     page, size = query["page"], query["page_size"]
+    # The total comes with the page (COUNT(*) OVER ()), saving a second run of the whole search;
+    # only a page past the end needs a separate count, to say how many pages there are.
+    counted = services.annotate(total_count=Window(Count("pk")))
+    rows = list(_with_details(counted, query["place"])[(page - 1) * size : page * size])
+    total = rows[0].total_count if rows else (0 if page == 1 else services.count())
     last = max(1, math.ceil(total / size))
     if page > last:
         raise SearchError(
             {"page": [f"{'There is only 1 page' if last == 1 else f'There are only {last} pages'}"
                       f" of results; ask for page {last} or lower."]}
         )
-    rows = list(_with_details(services, query["place"])[(page - 1) * size : page * size])
     return SearchResult(
         place=query["place"],
         results=[_decorate(s, query["place"], now) for s in rows],
