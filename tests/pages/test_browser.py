@@ -116,12 +116,14 @@ def results_names(page) -> list[str]:
 def test_find_support_near_me(visit):
     page = visit.page
     page.goto("/")
-    # Keyboard first: the skip link is the first stop and takes you to the content.
-    page.keyboard.press("Tab")
-    expect(page.locator(".skip-link")).to_be_focused()
     visit.scan("home page")
     visit.check_tap_targets()
     visit.screenshot("1-home")
+    # Keyboard first: the skip link is the first stop and takes you to the content.
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
 
     page.get_by_label("Enter your postcode").fill("sk14 1aa")
     page.get_by_label("Get more active").check()
