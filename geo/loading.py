@@ -88,7 +88,11 @@ def read_rows(path: Path) -> Iterator[tuple[str, int, str, str, str, str] | None
             lat_i, lng_i = col.get("lat"), col.get("long")
             if lat_i is None or lng_i is None:
                 raise SourceError(f"{path.name}: an ONSPD file needs lat and long columns.")
+            needed = max(pc_i, lat_i, lng_i)
             for row in reader:
+                if len(row) <= needed or len(compact(row[pc_i])) < 5:
+                    yield None  # a short or blank row is skipped and counted, never half-read
+                    continue
                 lat, lng = row[lat_i].strip(), row[lng_i].strip()
                 if not lat or lat.startswith("99.9"):
                     yield None
@@ -105,6 +109,9 @@ def read_rows(path: Path) -> Iterator[tuple[str, int, str, str, str, str] | None
                 float(row[2] or 0), float(row[3] or 0)
             except ValueError:
                 yield None  # a broken row is counted as skipped, never loaded half-read
+                continue
+            if len(compact(row[0])) < 5:
+                yield None
                 continue
             if quality == NO_COORDINATES_QUALITY or (row[2] in ("", "0") and row[3] in ("", "0")):
                 yield None
@@ -193,6 +200,9 @@ def load_postcodes(
             renames.append(f"ALTER INDEX {temp} RENAME TO {name}")
         cur.execute(f"ANALYZE {load}")
     with transaction.atomic(), connection.cursor() as cur:
+        # Wait a bounded time for readers to finish: a reader holding a transaction open must
+        # not hang the load for ever; on timeout the old table stays and the error says why.
+        cur.execute("SET LOCAL lock_timeout = '60s'")
         cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         cur.execute(f"DROP TABLE {table}")
         cur.execute(f"ALTER TABLE {load} RENAME TO {table}")

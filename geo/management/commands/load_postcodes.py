@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from geo.loading import SourceError, default_source, load_postcodes
 from geo.models import Postcode, PostcodeLoad
@@ -40,6 +41,10 @@ class Command(BaseCommand):
             result = load_postcodes(source, progress=progress)
         except (SourceError, OSError) as exc:
             raise CommandError(str(exc)) from exc
+        except DatabaseError as exc:
+            raise CommandError(
+                f"The new postcodes were not swapped in; the old ones are still there. {exc}"
+            ) from exc
         self.stdout.write("")
         self.stdout.write(
             self.style.SUCCESS(
