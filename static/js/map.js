@@ -17,7 +17,7 @@
   var bounds = [[data.centre.lat, data.centre.lng]];
   data.markers.forEach(function (item) { bounds.push([item.lat, item.lng]); });
   // The view first: Leaflet only draws markers (and so their elements exist) once it has one.
-  map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
+  map.fitBounds(bounds, { padding: [48, 48], maxZoom: 15 });
   L.marker([data.centre.lat, data.centre.lng], {
     icon: L.divIcon({ className: "map-place", iconSize: [18, 18] }),
     keyboard: false,
