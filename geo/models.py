@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.contrib.gis.db import models
 from django.contrib.gis.db.models.functions import Distance, GeometryDistance
 from django.contrib.gis.geos import Point
+from django.db import connection
 
 from geo import postcodes
 
@@ -135,15 +136,18 @@ class Place:
         }
 
 
-def _place(point, precision: str, parsed: postcodes.ParsedPostcode) -> Place:
-    return Place(
-        latitude=point.y,
-        longitude=point.x,
-        precision=precision,
-        postcode=parsed.postcode,
-        outcode=parsed.outcode,
-        label=parsed.postcode or parsed.outcode,
-    )
+# One round trip for the exact postcode and both fallbacks, with plain floats back. Raw SQL
+# because the ORM would need three queries (or a UNION that cannot order by our priority) and
+# would build a GEOS geometry per answer: this is the hot path of every search by postcode.
+_LOCATE_SQL = f"""
+    SELECT 'postcode', 1, ST_Y(point::geometry), ST_X(point::geometry)
+      FROM {Postcode._meta.db_table} WHERE postcode = %(postcode)s
+    UNION ALL
+    SELECT kind, CASE kind WHEN 'sector' THEN 2 ELSE 3 END,
+           ST_Y(point::geometry), ST_X(point::geometry)
+      FROM {PostcodeArea._meta.db_table} WHERE code IN (%(sector)s, %(outcode)s)
+    ORDER BY 2 LIMIT 1
+"""
 
 
 def locate_postcode(text: str) -> Place:
@@ -153,18 +157,28 @@ def locate_postcode(text: str) -> Place:
     the district is unknown (e.g. Northern Ireland, which Code-Point Open leaves out).
     """
     parsed = postcodes.parse(text)
-    if parsed.postcode:
-        found = Postcode.objects.filter(pk=parsed.postcode).values_list("point", flat=True).first()
-        if found is not None:
-            return _place(found, "postcode", parsed)
-        sector = PostcodeArea.objects.filter(pk=parsed.sector).values_list("point", flat=True)
-        if (point := sector.first()) is not None:
-            return _place(point, "sector", parsed)
-    district = PostcodeArea.objects.filter(pk=parsed.outcode).values_list("point", flat=True)
-    if (point := district.first()) is not None:
-        return _place(point, "district", parsed)
-    what = parsed.postcode or parsed.outcode
-    raise PostcodeNotFound(
-        f"We could not find {what}. Check it is right; Northern Ireland (BT) postcodes are not "
-        f"covered yet."
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LOCATE_SQL,
+            {
+                "postcode": parsed.postcode or "",
+                "sector": parsed.sector or "",
+                "outcode": parsed.outcode,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        what = parsed.postcode or parsed.outcode
+        raise PostcodeNotFound(
+            f"We could not find {what}. Check it is right; Northern Ireland (BT) postcodes are "
+            f"not covered yet."
+        )
+    precision, _, latitude, longitude = row
+    return Place(
+        latitude=latitude,
+        longitude=longitude,
+        precision=precision,
+        postcode=parsed.postcode,
+        outcode=parsed.outcode,
+        label=parsed.postcode or parsed.outcode,
     )
