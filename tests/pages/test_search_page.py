@@ -51,6 +51,11 @@ class SearchResultsTests:
         assert "Needs a referral" in html and "Drop in" in html
         assert "£3.00 per session" in html and ">Free<" in html
 
+    def test_it_lists_the_same_services_as_the_api_for_the_same_query(self, client, directory):
+        query = {"postcode": "SK14 1AA", "radius": "5000", "need": "loneliness", "page_size": "20"}
+        api = [r["name"] for r in client.get("/api/services/", query).json()["results"]]
+        assert api and names(client.get(reverse("directory-search"), query)) == api
+
     def test_it_finds_a_service_covering_the_area_with_no_building_nearby(self, client, directory):
         response = client.get(
             reverse("directory-search"), {"postcode": "SK14 1AA", "radius": "1609"}
