@@ -91,9 +91,11 @@ class ReferralListView(ReferralAPIView):
         responses=ReferralSerializer(many=True),
     )
     def get(self, request):
-        referrals = Referral.objects.visible_to(request.user).select_related(
-            "patient", "practice", "team", "assigned_to"
-        ).prefetch_related("needs")
+        referrals = (
+            Referral.objects.visible_to(request.user)
+            .select_related("patient", "practice", "team", "assigned_to")
+            .prefetch_related("needs")
+        )
         if value := request.query_params.get("status"):
             if value not in Referral.Status.values:
                 raise exceptions.ValidationError({"status": f"Unknown status {value!r}."})
@@ -189,7 +191,12 @@ class MoveView(ReferralAPIView):
 
     def _conflict(self, referral, detail, code):
         return Response(
-            {"detail": detail, "code": code, "version": referral.version, "status": referral.status},
+            {
+                "detail": detail,
+                "code": code,
+                "version": referral.version,
+                "status": referral.status,
+            },
             status=status.HTTP_409_CONFLICT,
         )
 
@@ -247,7 +254,9 @@ class CloseView(MoveView):
 
 
 class FollowUpListView(ReferralAPIView):
-    @extend_schema(tags=["follow-ups"], summary="Contacts logged", responses=FollowUpSerializer(many=True))
+    @extend_schema(
+        tags=["follow-ups"], summary="Contacts logged", responses=FollowUpSerializer(many=True)
+    )
     def get(self, request, pk):
         referral = self.visible(pk)
         follow_ups = referral.follow_ups.select_related("by").prefetch_related("measures")

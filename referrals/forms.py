@@ -80,7 +80,9 @@ class CloseForm(VersionForm):
         widget=forms.RadioSelect,
         error_messages={"required": "Choose an outcome."},
     )
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000
+    )
 
 
 class ReferralForm(ErrorSummaryMixin, forms.Form):
@@ -110,7 +112,9 @@ class ReferralForm(ErrorSummaryMixin, forms.Form):
     preferred_language = forms.CharField(max_length=60, required=False, initial="English")
     interpreter_needed = forms.BooleanField(label="They need an interpreter", required=False)
     accessibility_needs = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=1000,
         help_text="For example: uses a wheelchair, needs large print, deaf (BSL).",
     )
     needs = forms.ModelMultipleChoiceField(
@@ -191,13 +195,23 @@ class ReferralForm(ErrorSummaryMixin, forms.Form):
         if method in ("phone", "text") and not data.get("phone"):
             self.add_error("phone", "Enter a phone number, or choose another way to contact them.")
         if method == "email" and not data.get("email"):
-            self.add_error("email", "Enter an email address, or choose another way to contact them.")
+            self.add_error(
+                "email", "Enter an email address, or choose another way to contact them."
+            )
         return data
 
     def patient_data(self) -> dict:
         fields = [
-            "nhs_number", "given_name", "family_name", "date_of_birth", "postcode", "phone",
-            "email", "preferred_contact", "preferred_language", "interpreter_needed",
+            "nhs_number",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "postcode",
+            "phone",
+            "email",
+            "preferred_contact",
+            "preferred_language",
+            "interpreter_needed",
             "accessibility_needs",
         ]
         return {name: self.cleaned_data[name] for name in fields}

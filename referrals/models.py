@@ -43,7 +43,9 @@ def nhs_number_digits(text: str) -> str:
 
 def nhs_check_digit(first_nine: str) -> int | None:
     """Modulus 11: weights 10..2, 11 - (sum mod 11); 11 means 0 and 10 means no valid number."""
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True))
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True)
+    )
     check = 11 - total % 11
     if check == 11:
         return 0
@@ -210,11 +212,15 @@ class Team(models.Model):
     def trainer_users(self):
         from django.contrib.auth import get_user_model
 
-        return get_user_model().objects.filter(
-            team_memberships__team=self,
-            is_active=True,
-            groups__name__in=[permissions.TRAINERS, permissions.LEADS],
-        ).distinct()
+        return (
+            get_user_model()
+            .objects.filter(
+                team_memberships__team=self,
+                is_active=True,
+                groups__name__in=[permissions.TRAINERS, permissions.LEADS],
+            )
+            .distinct()
+        )
 
 
 class TeamMembership(models.Model):
@@ -531,9 +537,7 @@ class Referral(models.Model):
             locked.reminded_at = now
             locked.save(update_fields=["reminded_at"])
             days = (now - locked.created_at).days
-            message = (
-                f"A referral for your team has waited {days} days without being picked up."
-            )
+            message = f"A referral for your team has waited {days} days without being picked up."
             event = ReferralEvent.objects.create(
                 referral=locked,
                 at=now,
@@ -709,9 +713,7 @@ class AccessLog(models.Model):
     """Every view of a patient's details (page or API): who, which patient, referral, when, from
     where. Append-only: the admin shows it read-only and nothing in the app updates it."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     referral = models.ForeignKey(
         Referral, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -84,7 +84,9 @@ def build() -> dict:
         "total": Figure("Referrals", referrals.count()),
         "by_status": _counts(referrals, "status", dict(Referral.Status.choices)),
         "by_outcome": _counts(
-            referrals.filter(status=Referral.Status.CLOSED), "outcome", dict(Referral.Outcome.choices)
+            referrals.filter(status=Referral.Status.CLOSED),
+            "outcome",
+            dict(Referral.Outcome.choices),
         ),
         "by_team": _counts(referrals, "team", {t.pk: t.name for t in Team.objects.all()}),
         "by_need": _counts(

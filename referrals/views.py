@@ -134,7 +134,9 @@ def caseload(request):
         .filter(assigned_to=request.user)
         .order_by("status_changed_at")
     )
-    return render(request, "referrals/caseload.html", {"referrals": referrals, "now": timezone.now()})
+    return render(
+        request, "referrals/caseload.html", {"referrals": referrals, "now": timezone.now()}
+    )
 
 
 # --- Create -----------------------------------------------------------------------------------
@@ -559,4 +561,3 @@ def report(request):
         "referrals/report.html",
         {"report": reports.build(), "threshold": settings.SMALL_NUMBER_THRESHOLD},
     )
-

@@ -12,271 +12,756 @@ import referrals.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('directory', '0002_vocabularies'),
+        ("directory", "0002_vocabularies"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Practice',
+            name="Practice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('ods_code', models.CharField(max_length=10, unique=True, validators=[referrals.models.validate_ods_code], verbose_name='ODS code')),
-                ('address', models.TextField(blank=True)),
-                ('postcode', models.CharField(blank=True, max_length=8)),
-                ('point', django.contrib.gis.db.models.fields.PointField(blank=True, geography=True, null=True, srid=4326)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "ods_code",
+                    models.CharField(
+                        max_length=10,
+                        unique=True,
+                        validators=[referrals.models.validate_ods_code],
+                        verbose_name="ODS code",
+                    ),
+                ),
+                ("address", models.TextField(blank=True)),
+                ("postcode", models.CharField(blank=True, max_length=8)),
+                (
+                    "point",
+                    django.contrib.gis.db.models.fields.PointField(
+                        blank=True, geography=True, null=True, srid=4326
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='FollowUp',
+            name="FollowUp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('method', models.CharField(choices=[('phone', 'Phone'), ('face_to_face', 'Face to face'), ('video', 'Video'), ('text', 'Text message'), ('email', 'Email'), ('letter', 'Letter')], max_length=15)),
-                ('reached', models.BooleanField(help_text='Did you reach the person?')),
-                ('duration_minutes', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("phone", "Phone"),
+                            ("face_to_face", "Face to face"),
+                            ("video", "Video"),
+                            ("text", "Text message"),
+                            ("email", "Email"),
+                            ("letter", "Letter"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("reached", models.BooleanField(help_text="Did you reach the person?")),
+                ("duration_minutes", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-pk'],
+                "ordering": ["-at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('nhs_number', models.CharField(max_length=10, unique=True, validators=[referrals.models.validate_nhs_number], verbose_name='NHS number')),
-                ('given_name', models.CharField(max_length=100)),
-                ('family_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('postcode', models.CharField(blank=True, max_length=8)),
-                ('point', django.contrib.gis.db.models.fields.PointField(blank=True, geography=True, null=True, srid=4326)),
-                ('phone', models.CharField(blank=True, max_length=30)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('preferred_contact', models.CharField(choices=[('phone', 'Phone call'), ('text', 'Text message'), ('email', 'Email'), ('letter', 'Letter'), ('none', "Don't contact me, I'll get in touch")], default='phone', max_length=10)),
-                ('preferred_language', models.CharField(blank=True, default='English', max_length=60)),
-                ('interpreter_needed', models.BooleanField(default=False)),
-                ('accessibility_needs', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "nhs_number",
+                    models.CharField(
+                        max_length=10,
+                        unique=True,
+                        validators=[referrals.models.validate_nhs_number],
+                        verbose_name="NHS number",
+                    ),
+                ),
+                ("given_name", models.CharField(max_length=100)),
+                ("family_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                ("postcode", models.CharField(blank=True, max_length=8)),
+                (
+                    "point",
+                    django.contrib.gis.db.models.fields.PointField(
+                        blank=True, geography=True, null=True, srid=4326
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=30)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "preferred_contact",
+                    models.CharField(
+                        choices=[
+                            ("phone", "Phone call"),
+                            ("text", "Text message"),
+                            ("email", "Email"),
+                            ("letter", "Letter"),
+                            ("none", "Don't contact me, I'll get in touch"),
+                        ],
+                        default="phone",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "preferred_language",
+                    models.CharField(blank=True, default="English", max_length=60),
+                ),
+                ("interpreter_needed", models.BooleanField(default=False)),
+                ("accessibility_needs", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('nhs_number__regex', '^[0-9]{10}$')), name='nhs_number_ten_digits')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("nhs_number__regex", "^[0-9]{10}$")),
+                        name="nhs_number_ten_digits",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PracticeMembership',
+            name="PracticeMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('practice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='referrals.practice')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='practice_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "practice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="referrals.practice",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="practice_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='practice',
-            name='members',
-            field=models.ManyToManyField(related_name='practices', through='referrals.PracticeMembership', to=settings.AUTH_USER_MODEL),
+            model_name="practice",
+            name="members",
+            field=models.ManyToManyField(
+                related_name="practices",
+                through="referrals.PracticeMembership",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.CreateModel(
-            name='Referral',
+            name="Referral",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('what_matters', models.TextField(blank=True, verbose_name='what matters to the person')),
-                ('urgency', models.CharField(choices=[('routine', 'Routine'), ('soon', 'Soon')], default='routine', max_length=10)),
-                ('consent_to_contact', models.BooleanField()),
-                ('consent_to_share', models.BooleanField()),
-                ('snomed_code', models.CharField(default='871731000000106', editable=False, max_length=18)),
-                ('status', models.CharField(choices=[('new', 'New'), ('accepted', 'Accepted'), ('contacted', 'Contacted'), ('engaged', 'Engaged'), ('declined', 'Declined'), ('closed', 'Closed')], default='new', max_length=10)),
-                ('decline_reason', models.TextField(blank=True)),
-                ('outcome', models.CharField(blank=True, choices=[('goals_met', 'Goals met'), ('partly_met', 'Goals partly met'), ('person_declined', 'The person declined'), ('could_not_contact', 'Could not contact after three attempts'), ('not_appropriate', 'Not appropriate'), ('moved_away', 'Moved away'), ('other', 'Other')], max_length=20)),
-                ('outcome_snomed_code', models.CharField(blank=True, max_length=18)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status_changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reminded_at', models.DateTimeField(blank=True, null=True)),
-                ('idempotency_key', models.CharField(blank=True, editable=False, max_length=100, null=True)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='caseload', to=settings.AUTH_USER_MODEL)),
-                ('needs', models.ManyToManyField(related_name='+', to='directory.taxonomyterm')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='referrals.patient')),
-                ('practice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='referrals.practice')),
-                ('referred_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals_made', to=settings.AUTH_USER_MODEL)),
-                ('services_in_mind', models.ManyToManyField(blank=True, related_name='+', to='directory.service')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "what_matters",
+                    models.TextField(blank=True, verbose_name="what matters to the person"),
+                ),
+                (
+                    "urgency",
+                    models.CharField(
+                        choices=[("routine", "Routine"), ("soon", "Soon")],
+                        default="routine",
+                        max_length=10,
+                    ),
+                ),
+                ("consent_to_contact", models.BooleanField()),
+                ("consent_to_share", models.BooleanField()),
+                (
+                    "snomed_code",
+                    models.CharField(default="871731000000106", editable=False, max_length=18),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("accepted", "Accepted"),
+                            ("contacted", "Contacted"),
+                            ("engaged", "Engaged"),
+                            ("declined", "Declined"),
+                            ("closed", "Closed"),
+                        ],
+                        default="new",
+                        max_length=10,
+                    ),
+                ),
+                ("decline_reason", models.TextField(blank=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("goals_met", "Goals met"),
+                            ("partly_met", "Goals partly met"),
+                            ("person_declined", "The person declined"),
+                            ("could_not_contact", "Could not contact after three attempts"),
+                            ("not_appropriate", "Not appropriate"),
+                            ("moved_away", "Moved away"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("outcome_snomed_code", models.CharField(blank=True, max_length=18)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("status_changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reminded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "idempotency_key",
+                    models.CharField(blank=True, editable=False, max_length=100, null=True),
+                ),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="caseload",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("needs", models.ManyToManyField(related_name="+", to="directory.taxonomyterm")),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="referrals.patient",
+                    ),
+                ),
+                (
+                    "practice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="referrals.practice",
+                    ),
+                ),
+                (
+                    "referred_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals_made",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "services_in_mind",
+                    models.ManyToManyField(blank=True, related_name="+", to="directory.service"),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
-                ('referral', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='referrals.referral')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("message", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Measure',
+            name="Measure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('instrument', models.CharField(choices=[('ons4', 'ONS4 personal wellbeing'), ('swemwbs', 'SWEMWBS'), ('pam', 'Patient Activation Measure (PAM)')], max_length=10)),
-                ('taken_on', models.DateField(default=django.utils.timezone.localdate)),
-                ('life_satisfaction', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('worthwhile', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('happiness', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('anxiety', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('swemwbs_total', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='SWEMWBS total')),
-                ('pam_level', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='PAM level')),
-                ('pam_score', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='PAM score')),
-                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('follow_up', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='measures', to='referrals.followup')),
-                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='measures', to='referrals.referral')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "instrument",
+                    models.CharField(
+                        choices=[
+                            ("ons4", "ONS4 personal wellbeing"),
+                            ("swemwbs", "SWEMWBS"),
+                            ("pam", "Patient Activation Measure (PAM)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("taken_on", models.DateField(default=django.utils.timezone.localdate)),
+                ("life_satisfaction", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("worthwhile", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("happiness", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("anxiety", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "swemwbs_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="SWEMWBS total"
+                    ),
+                ),
+                (
+                    "pam_level",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="PAM level"
+                    ),
+                ),
+                (
+                    "pam_score",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="PAM score"
+                    ),
+                ),
+                (
+                    "by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "follow_up",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="measures",
+                        to="referrals.followup",
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="measures",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['taken_on', 'pk'],
+                "ordering": ["taken_on", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Goal',
+            name="Goal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField(verbose_name="goal, in the person's own words")),
-                ('status', models.CharField(choices=[('agreed', 'Agreed'), ('in_progress', 'In progress'), ('achieved', 'Achieved'), ('dropped', 'Dropped')], default='agreed', max_length=12)),
-                ('agreed_on', models.DateField(default=django.utils.timezone.localdate)),
-                ('status_changed_on', models.DateField(default=django.utils.timezone.localdate)),
-                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='goals', to='referrals.referral')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.TextField(verbose_name="goal, in the person's own words")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("agreed", "Agreed"),
+                            ("in_progress", "In progress"),
+                            ("achieved", "Achieved"),
+                            ("dropped", "Dropped"),
+                        ],
+                        default="agreed",
+                        max_length=12,
+                    ),
+                ),
+                ("agreed_on", models.DateField(default=django.utils.timezone.localdate)),
+                ("status_changed_on", models.DateField(default=django.utils.timezone.localdate)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="goals",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['agreed_on', 'pk'],
+                "ordering": ["agreed_on", "pk"],
             },
         ),
         migrations.AddField(
-            model_name='followup',
-            name='referral',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='follow_ups', to='referrals.referral'),
+            model_name="followup",
+            name="referral",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="follow_ups",
+                to="referrals.referral",
+            ),
         ),
         migrations.CreateModel(
-            name='Connection',
+            name="Connection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('suggested', 'Suggested'), ('referred', 'Referred'), ('attended', 'Attended'), ('did_not_attend', 'Did not attend'), ('declined', 'Declined')], default='suggested', max_length=15)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.service')),
-                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='connections', to='referrals.referral')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("suggested", "Suggested"),
+                            ("referred", "Referred"),
+                            ("attended", "Attended"),
+                            ("did_not_attend", "Did not attend"),
+                            ("declined", "Declined"),
+                        ],
+                        default="suggested",
+                        max_length=15,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="directory.service",
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="connections",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='AccessLog',
+            name="AccessLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('path', models.CharField(max_length=300)),
-                ('channel', models.CharField(choices=[('page', 'Page'), ('api', 'API')], max_length=4)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='referrals.patient')),
-                ('referral', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='referrals.referral')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("path", models.CharField(max_length=300)),
+                (
+                    "channel",
+                    models.CharField(choices=[("page", "Page"), ("api", "API")], max_length=4),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="referrals.patient",
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at'],
-                'default_permissions': ('view',),
+                "ordering": ["-at"],
+                "default_permissions": ("view",),
             },
         ),
         migrations.CreateModel(
-            name='ReferralEvent',
+            name="ReferralEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('kind', models.CharField(choices=[('created', 'Referred'), ('moved', 'Status changed'), ('assigned', 'Assigned'), ('reminded', 'Team reminded')], max_length=10)),
-                ('from_status', models.CharField(blank=True, max_length=10)),
-                ('to_status', models.CharField(max_length=10)),
-                ('note', models.TextField(blank=True)),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='referrals.referral')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("created", "Referred"),
+                            ("moved", "Status changed"),
+                            ("assigned", "Assigned"),
+                            ("reminded", "Team reminded"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("from_status", models.CharField(blank=True, max_length=10)),
+                ("to_status", models.CharField(max_length=10)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('radius_m', models.PositiveIntegerField(default=8000, help_text='Used only when the service has no service area: the radius around its base.', verbose_name='coverage radius (metres)')),
-                ('capacity_per_trainer', models.PositiveSmallIntegerField(default=20, help_text='Open cases one trainer can hold.')),
-                ('email', models.EmailField(blank=True, help_text="The team's shared inbox, for reminders.", max_length=254)),
-                ('service', models.ForeignKey(help_text="The directory's listing for this team; its service areas are the coverage.", limit_choices_to={'kind': 'health_trainer_service'}, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "radius_m",
+                    models.PositiveIntegerField(
+                        default=8000,
+                        help_text="Used only when the service has no service area: the radius around its base.",
+                        verbose_name="coverage radius (metres)",
+                    ),
+                ),
+                (
+                    "capacity_per_trainer",
+                    models.PositiveSmallIntegerField(
+                        default=20, help_text="Open cases one trainer can hold."
+                    ),
+                ),
+                (
+                    "email",
+                    models.EmailField(
+                        blank=True,
+                        help_text="The team's shared inbox, for reminders.",
+                        max_length=254,
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        help_text="The directory's listing for this team; its service areas are the coverage.",
+                        limit_choices_to={"kind": "health_trainer_service"},
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="directory.service",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='referral',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='referrals.team'),
+            model_name="referral",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="referrals",
+                to="referrals.team",
+            ),
         ),
         migrations.CreateModel(
-            name='TeamMembership',
+            name="TeamMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='referrals.team')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='team_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="referrals.team",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="team_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='team',
-            name='members',
-            field=models.ManyToManyField(related_name='teams', through='referrals.TeamMembership', to=settings.AUTH_USER_MODEL),
+            model_name="team",
+            name="members",
+            field=models.ManyToManyField(
+                related_name="teams",
+                through="referrals.TeamMembership",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='practicemembership',
-            constraint=models.UniqueConstraint(fields=('practice', 'user'), name='unique_practice_member'),
+            model_name="practicemembership",
+            constraint=models.UniqueConstraint(
+                fields=("practice", "user"), name="unique_practice_member"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='measure',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('anxiety__range', (0, 10)), ('happiness__range', (0, 10)), ('instrument', 'ons4'), ('life_satisfaction__range', (0, 10)), ('worthwhile__range', (0, 10))), models.Q(('instrument', 'swemwbs'), ('swemwbs_total__range', (7, 35))), models.Q(('instrument', 'pam'), ('pam_level__range', (1, 4)), ('pam_score__range', (0, 100))), _connector='OR'), name='measure_values_in_range'),
+            model_name="measure",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("anxiety__range", (0, 10)),
+                        ("happiness__range", (0, 10)),
+                        ("instrument", "ons4"),
+                        ("life_satisfaction__range", (0, 10)),
+                        ("worthwhile__range", (0, 10)),
+                    ),
+                    models.Q(("instrument", "swemwbs"), ("swemwbs_total__range", (7, 35))),
+                    models.Q(
+                        ("instrument", "pam"),
+                        ("pam_level__range", (1, 4)),
+                        ("pam_score__range", (0, 100)),
+                    ),
+                    _connector="OR",
+                ),
+                name="measure_values_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='connection',
-            constraint=models.UniqueConstraint(fields=('referral', 'service'), name='unique_connection'),
+            model_name="connection",
+            constraint=models.UniqueConstraint(
+                fields=("referral", "service"), name="unique_connection"
+            ),
         ),
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['team', 'status', 'created_at'], name='referrals_r_team_id_9422a6_idx'),
+            model_name="referral",
+            index=models.Index(
+                fields=["team", "status", "created_at"], name="referrals_r_team_id_9422a6_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='referral',
-            constraint=models.UniqueConstraint(fields=('referred_by', 'idempotency_key'), name='unique_referral_idempotency_key'),
+            model_name="referral",
+            constraint=models.UniqueConstraint(
+                fields=("referred_by", "idempotency_key"), name="unique_referral_idempotency_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='referral',
-            constraint=models.CheckConstraint(condition=models.Q(('consent_to_contact', True)), name='consent_required'),
+            model_name="referral",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("consent_to_contact", True)), name="consent_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teammembership',
-            constraint=models.UniqueConstraint(fields=('team', 'user'), name='unique_team_member'),
+            model_name="teammembership",
+            constraint=models.UniqueConstraint(fields=("team", "user"), name="unique_team_member"),
         ),
     ]

@@ -69,11 +69,15 @@ def world(db) -> World:
         clinician=clinician,
         trainer=make_user("trainer", permissions.TRAINERS, team=team),
         lead=make_user("lead", permissions.LEADS, team=team),
-        other_clinician=make_user("other_clinician", permissions.CLINICIANS, practice=other_practice),
+        other_clinician=make_user(
+            "other_clinician", permissions.CLINICIANS, practice=other_practice
+        ),
         other_trainer=make_user("other_trainer", permissions.TRAINERS, team=other_team),
         editor=make_user("editor", permissions.EDITORS),
         manager=make_user("manager", permissions.MANAGERS),
-        admin=User.objects.create_superuser("admin", "admin@example.org", "a-long-test-password-42"),
+        admin=User.objects.create_superuser(
+            "admin", "admin@example.org", "a-long-test-password-42"
+        ),
         outsider=make_user("outsider"),
         referral=make_referral(clinician, team),
     )

@@ -59,7 +59,9 @@ def make_service(
 ) -> Service:
     org = Organization.objects.create(name=f"{name} organisation")
     service = Service.objects.create(organization=org, name=name, kind=kind)
-    location = Location.objects.create(organization=org, name=f"{name} base", point=Point(lng, lat, srid=4326))
+    location = Location.objects.create(
+        organization=org, name=f"{name} base", point=Point(lng, lat, srid=4326)
+    )
     ServiceAtLocation.objects.create(service=service, location=location)
     if districts or polygon:
         ServiceArea.objects.create(
@@ -68,7 +70,9 @@ def make_service(
             extent=MultiPolygon(Polygon.from_bbox(polygon), srid=4326) if polygon else None,
         )
     for code in needs:
-        Attribute.objects.create(service=service, taxonomy_term=TaxonomyTerm.objects.needs().get(code=code))
+        Attribute.objects.create(
+            service=service, taxonomy_term=TaxonomyTerm.objects.needs().get(code=code)
+        )
     return service
 
 

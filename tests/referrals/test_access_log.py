@@ -19,7 +19,11 @@ class AccessLogTests:
         assert rows.count() == 2
         row = rows.first()
         assert (row.patient, row.referral, row.ip_address, row.channel, row.path) == (
-            world.referral.patient, world.referral, "203.0.113.7", "page", url,
+            world.referral.patient,
+            world.referral,
+            "203.0.113.7",
+            "page",
+            url,
         )
 
     def test_it_logs_each_api_detail_read(self, client, world):
@@ -83,7 +87,12 @@ class AccessLogAdminTests:
         assert response.status_code == 200
         assert "trainer" in response.content.decode()
         row = AccessLog.objects.get()
-        assert client.post(reverse("admin:referrals_accesslog_delete", args=[row.pk]), {"post": "yes"}).status_code == 403
+        assert (
+            client.post(
+                reverse("admin:referrals_accesslog_delete", args=[row.pk]), {"post": "yes"}
+            ).status_code
+            == 403
+        )
         assert AccessLog.objects.count() == 1
 
     def test_it_keeps_the_log_from_staff_who_are_not_admins(self, client, world):

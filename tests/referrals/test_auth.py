@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,7 +29,9 @@ class LoginTests:
         assert client.get(reverse("referrals-queue")).status_code == 302
 
     def test_it_shows_an_error_summary_for_a_wrong_password(self, client, world):
-        response = client.post(reverse("login"), {"username": "trainer", "password": "nope-nope-nope"})
+        response = client.post(
+            reverse("login"), {"username": "trainer", "password": "nope-nope-nope"}
+        )
         assert response.status_code == 200
         assert "There is a problem" in response.content.decode()
 

@@ -29,7 +29,9 @@ class ChaseReferralsTests:
         assert referral.status == "new" and referral.reminded_at is None
         assert not team_notes(world).exists()
 
-    def test_it_reminds_the_team_on_day_7(self, world, referred, django_capture_on_commit_callbacks):
+    def test_it_reminds_the_team_on_day_7(
+        self, world, referred, django_capture_on_commit_callbacks
+    ):
         referral, start = referred
         world.team.email = "hyde-team@example.org"
         world.team.save()
@@ -39,7 +41,10 @@ class ChaseReferralsTests:
         referral.refresh_from_db()
         assert referral.status == "new"
         assert referral.reminded_at == start + timedelta(days=7)
-        assert set(team_notes(world).values_list("user__username", flat=True)) == {"trainer", "lead"}
+        assert set(team_notes(world).values_list("user__username", flat=True)) == {
+            "trainer",
+            "lead",
+        }
         assert "waited 7 days" in team_notes(world).first().message
         assert referral.events.last().kind == ReferralEvent.Kind.REMINDED
         assert ["hyde-team@example.org"] in [m.to for m in mail.outbox]
@@ -61,7 +66,9 @@ class ChaseReferralsTests:
         referral.refresh_from_db()
         assert referral.status == "new"
 
-    def test_it_declines_on_day_14_and_tells_the_referrer(self, world, referred, django_capture_on_commit_callbacks):
+    def test_it_declines_on_day_14_and_tells_the_referrer(
+        self, world, referred, django_capture_on_commit_callbacks
+    ):
         referral, start = referred
         with django_capture_on_commit_callbacks(execute=True):
             result = chase_referrals(now=start + timedelta(days=14))
@@ -72,7 +79,11 @@ class ChaseReferralsTests:
         event = referral.events.filter(kind="moved").get()
         assert (event.by, event.from_status, event.to_status) == (None, "new", "declined")
         assert "Not picked up in time" in Notification.objects.get(user=world.clinician).message
-        assert any("Not picked up in time" in m.body for m in mail.outbox if m.to == ["clinician@example.org"])
+        assert any(
+            "Not picked up in time" in m.body
+            for m in mail.outbox
+            if m.to == ["clinician@example.org"]
+        )
 
     def test_it_declines_once_when_run_again(self, world, referred):
         referral, start = referred

@@ -84,8 +84,12 @@ class ApiIdempotencyKeyTests:
     def test_it_answers_a_retry_with_the_first_referral(self, client, world):
         client.force_login(world.clinician)
         url = reverse("api-referrals")
-        first = client.post(url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
-        second = client.post(url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
+        first = client.post(
+            url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
+        )
+        second = client.post(
+            url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
+        )
         assert first.status_code == 201
         assert second.status_code == 200
         assert second["Idempotent-Replayed"] == "true"
@@ -102,7 +106,9 @@ class ApiIdempotencyKeyTests:
     def test_it_keeps_keys_apart_between_referrers(self, client, world):
         url = reverse("api-referrals")
         client.force_login(world.clinician)
-        client.post(url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="same")
+        client.post(
+            url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="same"
+        )
         client.force_login(world.other_clinician)
         response = client.post(
             url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="same"
@@ -112,7 +118,9 @@ class ApiIdempotencyKeyTests:
 
     def test_it_answers_201_with_id_status_and_version(self, client, world):
         client.force_login(world.clinician)
-        response = client.post(reverse("api-referrals"), api_body(world), content_type="application/json")
+        response = client.post(
+            reverse("api-referrals"), api_body(world), content_type="application/json"
+        )
         body = response.json()
         assert response.status_code == 201
         assert body["status"] == "new" and body["version"] == 1
@@ -129,5 +137,7 @@ class ApiIdempotencyKeyTests:
         body = api_body(world)
         body["patient"]["nhs_number"] = nhs_number()
         a = client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="x1")
-        b = client.post(url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="x2")
+        b = client.post(
+            url, api_body(world), content_type="application/json", HTTP_IDEMPOTENCY_KEY="x2"
+        )
         assert (a.status_code, b.status_code) == (201, 201)

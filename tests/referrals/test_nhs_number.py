@@ -10,7 +10,9 @@ from tests.referrals.factories import make_referral, patient_data
 
 
 class NhsNumberTests:
-    @pytest.mark.parametrize("number", ["9434765919", "943 476 5919", "943-476-5919", "9990001006", "4010232137"])
+    @pytest.mark.parametrize(
+        "number", ["9434765919", "943 476 5919", "943-476-5919", "9990001006", "4010232137"]
+    )
     def test_it_accepts_valid_numbers(self, number):
         validate_nhs_number(number)
 
@@ -31,9 +33,14 @@ class NhsNumberTests:
                 validate_nhs_number(first_nine + last)
 
     def test_it_turns_a_check_value_of_11_into_0(self):
-        first_nine = next(f"999{n:06d}" for n in range(1000) if (
-            sum(int(d) * w for d, w in zip(f"999{n:06d}", range(10, 1, -1), strict=True)) % 11 == 0
-        ))
+        first_nine = next(
+            f"999{n:06d}"
+            for n in range(1000)
+            if (
+                sum(int(d) * w for d, w in zip(f"999{n:06d}", range(10, 1, -1), strict=True)) % 11
+                == 0
+            )
+        )
         assert nhs_check_digit(first_nine) == 0
         validate_nhs_number(first_nine + "0")
 

@@ -43,7 +43,11 @@ class NewReferralPageTests:
         assert response.redirect_chain[-1][0] == detail(referral)
         assert "Referral sent to Hyde health trainers." in html
         assert "943 476 5919" in html
-        assert (referral.status, referral.practice, referral.referred_by) == ("new", world.practice, world.clinician)
+        assert (referral.status, referral.practice, referral.referred_by) == (
+            "new",
+            world.practice,
+            world.clinician,
+        )
         assert referral.consent_to_share is True
         assert referral.patient.postcode == "SK14 1PW"
 
@@ -55,7 +59,13 @@ class NewReferralPageTests:
         html = response.content.decode()
         assert "<title>Error: New referral" in html
         assert 'role="alert"' in html
-        for anchor in ("#id_nhs_number", "#id_needs_0", "#id_team_0", "#id_consent_to_contact", "#id_consent_to_share_0"):
+        for anchor in (
+            "#id_nhs_number",
+            "#id_needs_0",
+            "#id_team_0",
+            "#id_consent_to_contact",
+            "#id_consent_to_share_0",
+        ):
             assert f'href="{anchor}"' in html, anchor
         assert 'aria-invalid="true"' in html
         assert Referral.objects.count() == 1
@@ -93,7 +103,9 @@ class ReferralPageTests:
 
     def test_it_accepts_from_the_queue(self, client, world):
         client.force_login(world.trainer)
-        response = client.post(reverse("referrals-accept", args=[world.referral.pk]), {"version": 1}, follow=True)
+        response = client.post(
+            reverse("referrals-accept", args=[world.referral.pk]), {"version": 1}, follow=True
+        )
         assert "Referral accepted. The referrer has been told." in response.content.decode()
         world.referral.refresh_from_db()
         assert world.referral.assigned_to == world.trainer
@@ -105,7 +117,10 @@ class ReferralPageTests:
         assert 'href="#id_reason"' in empty.content.decode()
         client.post(url, {"version": 1, "reason": "Outside our area"})
         world.referral.refresh_from_db()
-        assert (world.referral.status, world.referral.decline_reason) == ("declined", "Outside our area")
+        assert (world.referral.status, world.referral.decline_reason) == (
+            "declined",
+            "Outside our area",
+        )
 
     def test_it_closes_with_an_outcome(self, client, world):
         client.force_login(world.trainer)
@@ -129,7 +144,9 @@ class FollowUpPageTests:
         url = reverse("referrals-follow-up", args=[world.referral.pk])
         for day in (1, 2, 3):
             response = client.post(
-                url, {"at": f"2026-01-0{day}T10:00", "method": "phone", "reached": "no"}, follow=True
+                url,
+                {"at": f"2026-01-0{day}T10:00", "method": "phone", "reached": "no"},
+                follow=True,
             )
         assert "3 attempts without reaching the person" in response.content.decode()
         assert "?outcome=could_not_contact" in response.content.decode()
@@ -138,8 +155,11 @@ class FollowUpPageTests:
     def test_it_resets_the_count_when_the_person_is_reached(self, client, world):
         for day, reached in ((1, False), (2, False), (3, True), (4, False)):
             FollowUp.objects.create(
-                referral=world.referral, at=timezone.now() - timedelta(days=10 - day),
-                method="phone", reached=reached, by=world.trainer,
+                referral=world.referral,
+                at=timezone.now() - timedelta(days=10 - day),
+                method="phone",
+                reached=reached,
+                by=world.trainer,
             )
         assert world.referral.unanswered_attempts() == 1
         assert not world.referral.suggests_could_not_contact()
@@ -159,12 +179,33 @@ class MeasuresPageTests:
     def test_it_records_measures_and_shows_first_latest_and_change(self, client, world):
         client.force_login(world.trainer)
         url = reverse("referrals-measures", args=[world.referral.pk])
-        client.post(url, {"instrument": "swemwbs", "swemwbs-taken_on": "2026-01-05", "swemwbs-swemwbs_total": "18"})
-        client.post(url, {"instrument": "swemwbs", "swemwbs-taken_on": "2026-02-05", "swemwbs-swemwbs_total": "24"})
-        client.post(url, {
-            "instrument": "ons4", "ons4-taken_on": "2026-01-05", "ons4-life_satisfaction": "4",
-            "ons4-worthwhile": "5", "ons4-happiness": "3", "ons4-anxiety": "8",
-        })
+        client.post(
+            url,
+            {
+                "instrument": "swemwbs",
+                "swemwbs-taken_on": "2026-01-05",
+                "swemwbs-swemwbs_total": "18",
+            },
+        )
+        client.post(
+            url,
+            {
+                "instrument": "swemwbs",
+                "swemwbs-taken_on": "2026-02-05",
+                "swemwbs-swemwbs_total": "24",
+            },
+        )
+        client.post(
+            url,
+            {
+                "instrument": "ons4",
+                "ons4-taken_on": "2026-01-05",
+                "ons4-life_satisfaction": "4",
+                "ons4-worthwhile": "5",
+                "ons4-happiness": "3",
+                "ons4-anxiety": "8",
+            },
+        )
         assert Measure.objects.filter(referral=world.referral).count() == 3
         rows = client.get(detail(world.referral)).context["measure_rows"]
         swemwbs = next(r for r in rows if r["instrument"] == "SWEMWBS")
@@ -176,7 +217,11 @@ class MeasuresPageTests:
         client.force_login(world.trainer)
         response = client.post(
             reverse("referrals-measures", args=[world.referral.pk]),
-            {"instrument": "swemwbs", "swemwbs-taken_on": "2026-01-05", "swemwbs-swemwbs_total": "40"},
+            {
+                "instrument": "swemwbs",
+                "swemwbs-taken_on": "2026-01-05",
+                "swemwbs-swemwbs_total": "40",
+            },
         )
         html = response.content.decode()
         assert 'href="#id_swemwbs-swemwbs_total"' in html
@@ -186,7 +231,12 @@ class MeasuresPageTests:
         client.force_login(world.clinician)
         response = client.post(
             reverse("referrals-measures", args=[world.referral.pk]),
-            {"instrument": "pam", "pam-taken_on": "2026-01-05", "pam-pam_level": "2", "pam-pam_score": "50"},
+            {
+                "instrument": "pam",
+                "pam-taken_on": "2026-01-05",
+                "pam-pam_level": "2",
+                "pam-pam_score": "50",
+            },
         )
         assert response.status_code == 403
 
@@ -194,34 +244,62 @@ class MeasuresPageTests:
 class PlanAndConnectionTests:
     def test_it_adds_and_updates_a_goal(self, client, world):
         client.force_login(world.trainer)
-        client.post(reverse("referrals-goal-add", args=[world.referral.pk]), {"goal-text": "Walk to the shops"})
+        client.post(
+            reverse("referrals-goal-add", args=[world.referral.pk]),
+            {"goal-text": "Walk to the shops"},
+        )
         goal = Goal.objects.get()
-        client.post(reverse("referrals-goal-update", args=[world.referral.pk, goal.pk]), {"status": "achieved"})
+        client.post(
+            reverse("referrals-goal-update", args=[world.referral.pk, goal.pk]),
+            {"status": "achieved"},
+        )
         goal.refresh_from_db()
         assert (goal.text, goal.status, goal.by) == ("Walk to the shops", "achieved", world.trainer)
 
     def test_it_offers_nearby_services_for_the_needs_and_connects_one(self, client, world):
+        from directory.models import Service
         from tests.referrals.factories import make_service
 
-        from directory.models import Service
-
-        walk = make_service("Hyde walks", lat=53.452, lng=-2.078, kind=Service.Kind.COMMUNITY_ASSET, needs=["loneliness"])
-        make_service("Hyde debt advice", lat=53.452, lng=-2.078, kind=Service.Kind.COMMUNITY_ASSET, needs=["money-debt"])
+        walk = make_service(
+            "Hyde walks",
+            lat=53.452,
+            lng=-2.078,
+            kind=Service.Kind.COMMUNITY_ASSET,
+            needs=["loneliness"],
+        )
+        make_service(
+            "Hyde debt advice",
+            lat=53.452,
+            lng=-2.078,
+            kind=Service.Kind.COMMUNITY_ASSET,
+            needs=["money-debt"],
+        )
         client.force_login(world.trainer)
         nearby = client.get(detail(world.referral)).context["nearby"]
         assert [s.name for s in nearby] == ["Hyde walks"]
-        client.post(reverse("referrals-connection-add", args=[world.referral.pk]), {"service": walk.pk, "status": "suggested"})
+        client.post(
+            reverse("referrals-connection-add", args=[world.referral.pk]),
+            {"service": walk.pk, "status": "suggested"},
+        )
         connection = Connection.objects.get()
-        client.post(reverse("referrals-connection-update", args=[world.referral.pk, connection.pk]), {"status": "attended"})
+        client.post(
+            reverse("referrals-connection-update", args=[world.referral.pk, connection.pk]),
+            {"status": "attended"},
+        )
         connection.refresh_from_db()
         assert connection.status == "attended"
         assert client.get(detail(world.referral)).context["nearby"] == []
 
     def test_it_refuses_to_touch_another_referrals_goal(self, client, world):
-        other = make_referral(world.other_clinician, world.other_team, practice=world.other_practice)
+        other = make_referral(
+            world.other_clinician, world.other_team, practice=world.other_practice
+        )
         goal = Goal.objects.create(referral=other, text="x", by=world.other_trainer)
         client.force_login(world.trainer)
-        response = client.post(reverse("referrals-goal-update", args=[world.referral.pk, goal.pk]), {"status": "dropped"})
+        response = client.post(
+            reverse("referrals-goal-update", args=[world.referral.pk, goal.pk]),
+            {"status": "dropped"},
+        )
         assert response.status_code == 404
 
 
@@ -254,7 +332,9 @@ class ListPageTests:
     def test_it_shows_my_caseload(self, client, world):
         world.referral.accept(by=world.lead, version=1, assign_to=world.trainer)
         client.force_login(world.trainer)
-        assert list(client.get(reverse("referrals-caseload")).context["referrals"]) == [world.referral]
+        assert list(client.get(reverse("referrals-caseload")).context["referrals"]) == [
+            world.referral
+        ]
         client.force_login(world.lead)
         assert list(client.get(reverse("referrals-caseload")).context["referrals"]) == []
 

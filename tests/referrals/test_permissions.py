@@ -25,13 +25,33 @@ def expect(default, **cells):
 
 
 # Who sees a referral list at all: clinicians and trainers; others are refused outright.
-CARE_LIST = expect(403, anonymous=LOGIN, clinician=200, trainer=200, lead=200, other_clinician=200, other_trainer=200)
+CARE_LIST = expect(
+    403,
+    anonymous=LOGIN,
+    clinician=200,
+    trainer=200,
+    lead=200,
+    other_clinician=200,
+    other_trainer=200,
+)
 TRAINER_PAGE = expect(403, anonymous=LOGIN, trainer=200, lead=200, other_trainer=200)
 CLINICIAN_PAGE = expect(403, anonymous=LOGIN, clinician=200, other_clinician=200)
 # One referral: its practice and team see it; other care staff get a 404; everyone else a 403.
-SEE_ONE = expect(403, anonymous=LOGIN, clinician=200, trainer=200, lead=200, other_clinician=404, other_trainer=404)
-ACT_FORM = expect(403, anonymous=LOGIN, trainer=200, lead=200, other_clinician=404, other_trainer=404)
-ACT_POST = expect(403, anonymous=LOGIN, trainer=302, lead=302, other_clinician=404, other_trainer=404)
+SEE_ONE = expect(
+    403,
+    anonymous=LOGIN,
+    clinician=200,
+    trainer=200,
+    lead=200,
+    other_clinician=404,
+    other_trainer=404,
+)
+ACT_FORM = expect(
+    403, anonymous=LOGIN, trainer=200, lead=200, other_clinician=404, other_trainer=404
+)
+ACT_POST = expect(
+    403, anonymous=LOGIN, trainer=302, lead=302, other_clinician=404, other_trainer=404
+)
 ANY_USER = expect(200, anonymous=LOGIN)
 MANAGERS = expect(403, anonymous=LOGIN, manager=200, admin=200)
 
@@ -51,11 +71,21 @@ PAGES = [
     ("POST", "referrals-close", True, {"version": 1, "outcome": "moved_away"}, ACT_POST),
     ("POST", "referrals-contact", True, {"version": 1}, ACT_POST),
     ("POST", "referrals-engage", True, {"version": 1}, ACT_POST),
-    ("POST", "referrals-follow-up", True,
-     {"at": "2026-01-05T10:00", "method": "phone", "reached": "no"}, ACT_POST),
+    (
+        "POST",
+        "referrals-follow-up",
+        True,
+        {"at": "2026-01-05T10:00", "method": "phone", "reached": "no"},
+        ACT_POST,
+    ),
     ("POST", "referrals-goal-add", True, {"goal-text": "Walk daily"}, ACT_POST),
-    ("POST", "referrals-measures", True,
-     {"instrument": "swemwbs", "swemwbs-taken_on": "2026-01-05", "swemwbs-swemwbs_total": "20"}, ACT_POST),
+    (
+        "POST",
+        "referrals-measures",
+        True,
+        {"instrument": "swemwbs", "swemwbs-taken_on": "2026-01-05", "swemwbs-swemwbs_total": "20"},
+        ACT_POST,
+    ),
     ("GET", "referrals-notifications", False, {}, ANY_USER),
     ("GET", "referrals-report", False, {}, MANAGERS),
 ]
@@ -122,12 +152,20 @@ class ListContentTests:
 
 
 # --- API -------------------------------------------------------------------------------------
-API_LIST = expect(403, anonymous=401, clinician=200, trainer=200, lead=200, other_clinician=200, other_trainer=200)
+API_LIST = expect(
+    403, anonymous=401, clinician=200, trainer=200, lead=200, other_clinician=200, other_trainer=200
+)
 API_CREATE = expect(403, anonymous=401, clinician=201, other_clinician=201)
-API_SEE_ONE = expect(403, anonymous=401, clinician=200, trainer=200, lead=200, other_clinician=404, other_trainer=404)
+API_SEE_ONE = expect(
+    403, anonymous=401, clinician=200, trainer=200, lead=200, other_clinician=404, other_trainer=404
+)
 API_ACT = expect(403, anonymous=401, trainer=200, lead=200, other_clinician=404, other_trainer=404)
-API_FOLLOW_UP = expect(403, anonymous=401, trainer=201, lead=201, other_clinician=404, other_trainer=404)
-API_SUGGEST = expect(403, anonymous=401, clinician=200, trainer=200, lead=200, other_clinician=200, other_trainer=200)
+API_FOLLOW_UP = expect(
+    403, anonymous=401, trainer=201, lead=201, other_clinician=404, other_trainer=404
+)
+API_SUGGEST = expect(
+    403, anonymous=401, clinician=200, trainer=200, lead=200, other_clinician=200, other_trainer=200
+)
 
 
 def _create_body(world):
@@ -162,8 +200,13 @@ API = [
     ("POST", "api-referral-contact-after-accept", True, None, API_ACT),
     ("POST", "api-referral-engage-after-contact", True, None, API_ACT),
     ("GET", "api-referral-follow-ups", True, None, API_SEE_ONE),
-    ("POST", "api-referral-follow-ups", True,
-     {"at": "2026-01-05T10:00:00Z", "method": "phone", "reached": False}, API_FOLLOW_UP),
+    (
+        "POST",
+        "api-referral-follow-ups",
+        True,
+        {"at": "2026-01-05T10:00:00Z", "method": "phone", "reached": False},
+        API_FOLLOW_UP,
+    ),
     ("GET", "api-referral-events", True, None, API_SEE_ONE),
     ("GET", "api-teams-suggest", False, None, API_SUGGEST),
 ]
@@ -203,7 +246,9 @@ class ApiPermissionTests:
         if role == "anonymous":
             assert response["WWW-Authenticate"] == "Token"
 
-    def test_it_answers_the_same_with_a_token(self, client, world, role, method, name, with_pk, data, expected):
+    def test_it_answers_the_same_with_a_token(
+        self, client, world, role, method, name, with_pk, data, expected
+    ):
         user = world.user(role)
         if user is None:
             pytest.skip("anonymous has no token")

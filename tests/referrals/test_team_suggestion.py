@@ -14,7 +14,9 @@ class TeamCoverageTests:
         assert list(Team.objects.covering(HYDE, "SK14")) == [world.team]
 
     def test_it_finds_a_team_by_its_area_polygon(self, world):
-        service = make_service("Tameside trainers", lat=53.48, lng=-2.08, polygon=(-2.2, 53.4, -2.0, 53.5))
+        service = make_service(
+            "Tameside trainers", lat=53.48, lng=-2.08, polygon=(-2.2, 53.4, -2.0, 53.5)
+        )
         team = make_team("Tameside trainers", service)
         assert team in Team.objects.covering(HYDE, "SK99")
         assert world.team not in Team.objects.covering(HYDE, "SK99")

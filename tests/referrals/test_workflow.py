@@ -72,7 +72,8 @@ class MoveTableTests:
 
 class WhoMayMoveTests:
     @pytest.mark.parametrize(
-        "role", ["clinician", "other_clinician", "other_trainer", "editor", "manager", "admin", "outsider"]
+        "role",
+        ["clinician", "other_clinician", "other_trainer", "editor", "manager", "admin", "outsider"],
     )
     def test_it_refuses_anyone_but_the_team(self, world, role):
         with pytest.raises(PermissionDenied):
@@ -119,7 +120,9 @@ class ClosingTheLoopTests:
         assert "accepted by Hyde health trainers" in note.message
         assert [m.to for m in mail.outbox] == [["clinician@example.org"]]
 
-    def test_it_tells_the_referrer_why_it_was_declined(self, world, django_capture_on_commit_callbacks):
+    def test_it_tells_the_referrer_why_it_was_declined(
+        self, world, django_capture_on_commit_callbacks
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             world.referral.decline(by=world.trainer, version=1, reason="Outside our area")
         assert "declined by Hyde health trainers: Outside our area" in (
@@ -131,12 +134,17 @@ class ClosingTheLoopTests:
         with pytest.raises(IllegalMove, match="reason"):
             world.referral.decline(by=world.trainer, version=1, reason="  ")
 
-    def test_it_tells_the_referrer_the_outcome_and_records_snomed_when_the_person_declined(self, world):
+    def test_it_tells_the_referrer_the_outcome_and_records_snomed_when_the_person_declined(
+        self, world
+    ):
         world.referral.accept(by=world.trainer, version=1)
         world.referral.close(by=world.trainer, version=2, outcome=Referral.Outcome.PERSON_DECLINED)
         world.referral.refresh_from_db()
         assert world.referral.outcome_snomed_code == SNOMED_DECLINED
-        assert "Outcome: The person declined" in Notification.objects.filter(user=world.clinician).first().message
+        assert (
+            "Outcome: The person declined"
+            in Notification.objects.filter(user=world.clinician).first().message
+        )
 
     def test_it_does_not_tell_the_referrer_about_contact_or_engagement(self, world):
         world.referral.accept(by=world.trainer, version=1)

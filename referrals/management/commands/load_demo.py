@@ -42,8 +42,18 @@ PASSWORD_FILE = Path(settings.BASE_DIR) / "var" / "demo_password"
 PLACES = {
     # key: (practice name, fictional ODS code, practice postcode, team name)
     "hyde": ("Clarendon Street Surgery (demo)", "Z99001", "SK14 2BZ", "Hyde Health Trainers"),
-    "sheffield": ("Sharrow Vale Medical Centre (demo)", "Z99002", "S11 8JL", "Sheffield Link Workers"),
-    "carlisle": ("Botchergate Family Practice (demo)", "Z99003", "CA1 1JN", "Carlisle Health Trainers"),
+    "sheffield": (
+        "Sharrow Vale Medical Centre (demo)",
+        "Z99002",
+        "S11 8JL",
+        "Sheffield Link Workers",
+    ),
+    "carlisle": (
+        "Botchergate Family Practice (demo)",
+        "Z99003",
+        "CA1 1JN",
+        "Carlisle Health Trainers",
+    ),
 }
 PEOPLE = {
     "clinician": ("Dr Priya", "Shah"),
@@ -137,7 +147,9 @@ class Command(BaseCommand):
             try:
                 validate_password(password)
             except ValidationError as error:
-                self.stderr.write(f"DEMO_PASSWORD is weak ({' '.join(error.messages)}); using it anyway.")
+                self.stderr.write(
+                    f"DEMO_PASSWORD is weak ({' '.join(error.messages)}); using it anyway."
+                )
             return password
         if PASSWORD_FILE.exists():
             return PASSWORD_FILE.read_text().strip()
@@ -157,15 +169,24 @@ class Command(BaseCommand):
     def _say_password(self, *, created: bool) -> None:
         accounts = ", ".join(self._usernames())
         self.stdout.write(f"Demo accounts: {accounts}.")
-        if os.environ.get("DEMO_PASSWORD") and created:
-            self.stdout.write("Their password is the DEMO_PASSWORD you set.")
+        if os.environ.get("DEMO_PASSWORD"):
+            if created:
+                self.stdout.write("Their password is the DEMO_PASSWORD you set.")
+            else:
+                self.stdout.write(
+                    "Their password is the DEMO_PASSWORD set when the demo was first loaded "
+                    f"(if none was set then, it is in {self._password_path()})."
+                )
         elif PASSWORD_FILE.exists():
             self.stdout.write(
-                f"Their password (also in {PASSWORD_FILE.relative_to(settings.BASE_DIR)}): "
+                f"Their password (also in {self._password_path()}): "
                 f"{PASSWORD_FILE.read_text().strip()}"
             )
         else:
             self.stdout.write("Their password is the DEMO_PASSWORD set when they were created.")
+
+    def _password_path(self) -> str:
+        return str(PASSWORD_FILE.relative_to(settings.BASE_DIR))
 
     # -- places, teams and people ------------------------------------------------------------
     def _user(self, username, password, first, last, *groups, **extra):
@@ -212,7 +233,9 @@ class Command(BaseCommand):
                 f"clinician.{key}", password, *PEOPLE["clinician"], permissions.CLINICIANS
             )
             PracticeMembership.objects.get_or_create(practice=practice, user=clinician)
-            trainer = self._user(f"trainer.{key}", password, *PEOPLE["trainer"], permissions.TRAINERS)
+            trainer = self._user(
+                f"trainer.{key}", password, *PEOPLE["trainer"], permissions.TRAINERS
+            )
             lead = self._user(f"lead.{key}", password, *PEOPLE["lead"], permissions.LEADS)
             for user in (trainer, lead):
                 TeamMembership.objects.get_or_create(team=team, user=user)
@@ -233,10 +256,13 @@ class Command(BaseCommand):
         now = timezone.now()
         postcodes = {town.key: town.postcodes for town in TOWNS}
         count = 0
-        for place_index, (key, (practice, team, clinician, trainer, lead)) in enumerate(teams.items()):
+        for place_index, (key, (practice, team, clinician, trainer, lead)) in enumerate(
+            teams.items()
+        ):
             nearby = list(
-                Service.objects.filter(is_demo=True, name__icontains=team.name.split()[0])
-                .exclude(kind=Service.Kind.HEALTH_TRAINER_SERVICE)[:6]
+                Service.objects.filter(is_demo=True, name__icontains=team.name.split()[0]).exclude(
+                    kind=Service.Kind.HEALTH_TRAINER_SERVICE
+                )[:6]
             )
             for i, (status, days_ago) in enumerate(STORIES):
                 n = place_index * 10 + i
@@ -308,7 +334,9 @@ class Command(BaseCommand):
             elif step == "close":
                 self._measures(referral, trainer, at.date())
                 referral.close(
-                    by=trainer, version=referral.version, outcome=Referral.Outcome.GOALS_MET,
+                    by=trainer,
+                    version=referral.version,
+                    outcome=Referral.Outcome.GOALS_MET,
                     note="Walking twice a week and back in touch with friends.",
                 )
             self._step_at(referral, at)
@@ -316,36 +344,55 @@ class Command(BaseCommand):
             # Three unanswered calls: the page suggests closing as "could not contact".
             for d in (3, 2, 1):
                 FollowUp.objects.create(
-                    referral=referral, at=now - timedelta(days=d), method="phone", reached=False,
-                    notes="No answer; left a voicemail.", by=trainer,
+                    referral=referral,
+                    at=now - timedelta(days=d),
+                    method="phone",
+                    reached=False,
+                    notes="No answer; left a voicemail.",
+                    by=trainer,
                 )
         if status == "engaged":
             self._measures(referral, trainer, now.date())
 
     def _contacts(self, referral, trainer, start, at, rng) -> None:
         FollowUp.objects.create(
-            referral=referral, at=start + (at - start) / 2, method="phone", reached=False,
-            notes="No answer.", by=trainer,
+            referral=referral,
+            at=start + (at - start) / 2,
+            method="phone",
+            reached=False,
+            notes="No answer.",
+            by=trainer,
         )
         FollowUp.objects.create(
-            referral=referral, at=at, method=rng.choice(["phone", "face_to_face"]), reached=True,
+            referral=referral,
+            at=at,
+            method=rng.choice(["phone", "face_to_face"]),
+            reached=True,
             duration_minutes=rng.choice([20, 30, 45]),
-            notes="Introduced myself and the service; agreed to meet.", by=trainer,
+            notes="Introduced myself and the service; agreed to meet.",
+            by=trainer,
         )
 
     def _plan(self, referral, trainer, at, nearby) -> None:
         Goal.objects.create(
-            referral=referral, text="Go for a walk with someone twice a week.",
-            status=Goal.Status.IN_PROGRESS, agreed_on=at.date(), status_changed_on=at.date(),
+            referral=referral,
+            text="Go for a walk with someone twice a week.",
+            status=Goal.Status.IN_PROGRESS,
+            agreed_on=at.date(),
+            status_changed_on=at.date(),
             by=trainer,
         )
         Goal.objects.create(
-            referral=referral, text="Sort out my bills so I stop worrying.",
-            agreed_on=at.date(), status_changed_on=at.date(), by=trainer,
+            referral=referral,
+            text="Sort out my bills so I stop worrying.",
+            agreed_on=at.date(),
+            status_changed_on=at.date(),
+            by=trainer,
         )
         for service, state in zip(nearby[:2], ["attended", "referred"], strict=False):
             Connection.objects.get_or_create(
-                referral=referral, service=service,
+                referral=referral,
+                service=service,
                 defaults={"status": state, "by": trainer, "created_at": at, "updated_at": at},
             )
         self._measure_set(referral, trainer, at.date(), first=True)
@@ -356,15 +403,27 @@ class Command(BaseCommand):
     def _measure_set(self, referral, trainer, on, *, first: bool) -> None:
         lift = 0 if first else 2
         Measure.objects.create(
-            referral=referral, instrument="ons4", taken_on=on, by=trainer,
-            life_satisfaction=4 + lift, worthwhile=5 + lift, happiness=4 + lift,
+            referral=referral,
+            instrument="ons4",
+            taken_on=on,
+            by=trainer,
+            life_satisfaction=4 + lift,
+            worthwhile=5 + lift,
+            happiness=4 + lift,
             anxiety=7 - lift,
         )
         Measure.objects.create(
-            referral=referral, instrument="swemwbs", taken_on=on, by=trainer,
+            referral=referral,
+            instrument="swemwbs",
+            taken_on=on,
+            by=trainer,
             swemwbs_total=18 + lift * 3,
         )
         Measure.objects.create(
-            referral=referral, instrument="pam", taken_on=on, by=trainer,
-            pam_level=2 + (0 if first else 1), pam_score=48 + lift * 6,
+            referral=referral,
+            instrument="pam",
+            taken_on=on,
+            by=trainer,
+            pam_level=2 + (0 if first else 1),
+            pam_score=48 + lift * 6,
         )
