@@ -6,7 +6,8 @@ admin's own LogEntry records what changed. Maps use django-leaflet with its pack
 """
 
 from django.contrib import admin
-from leaflet.admin import LeafletGeoAdmin, LeafletGeoAdminMixin
+from django.middleware.csp import get_nonce
+from leaflet.admin import LeafletGeoAdminMixin
 
 from directory.models import (
     Accessibility,
@@ -39,6 +40,19 @@ class NoDeleteMixin:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+
+class MapMixin(LeafletGeoAdminMixin):
+    """A Leaflet map for geometry fields, with its inline script allowed by the page's CSP.
+
+    django-leaflet reads the nonce from ``request.csp_nonce``; Django's CSP middleware keeps it
+    elsewhere (``get_nonce(request)``), and without it the map's script would be blocked.
+    """
+
+    def formfield_for_dbfield(self, db_field, request=None, **kwargs):
+        if request is not None and getattr(request, "csp_nonce", None) is None:
+            request.csp_nonce = get_nonce(request)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class AuditedAdmin(NoDeleteMixin, admin.ModelAdmin):
@@ -98,7 +112,7 @@ class LanguageInline(Inline):
     exclude = ("phone",)
 
 
-class ServiceAreaInline(LeafletGeoAdminMixin, admin.StackedInline):
+class ServiceAreaInline(MapMixin, admin.StackedInline):
     model = ServiceArea
     can_delete = False
     extra = 0
@@ -144,7 +158,7 @@ class AccessibilityInline(Inline):
 
 
 @admin.register(Location)
-class LocationAdmin(LeafletGeoAdmin, AuditedAdmin):
+class LocationAdmin(MapMixin, AuditedAdmin):
     list_display = ("__str__", "location_type", "postal_code", "organization")
     list_filter = ("location_type",)
     search_fields = ("name", "address_1", "postal_code", "city")
