@@ -82,8 +82,16 @@ class ScheduleInline(Inline):
     model = Schedule
     fk_name = "service"
     extra = 0
-    fields = ("freq", "byday", "bymonthday", "opens_at", "closes_at", "valid_from", "valid_to",
-              "description")
+    fields = (
+        "freq",
+        "byday",
+        "bymonthday",
+        "opens_at",
+        "closes_at",
+        "valid_from",
+        "valid_to",
+        "description",
+    )
 
 
 class ServiceAtLocationInline(Inline):
@@ -132,18 +140,45 @@ class PhoneInline(Inline):
 
 @admin.register(Service)
 class ServiceAdmin(AuditedAdmin):
-    list_display = ("name", "organization", "kind", "status", "assured_date", "last_modified",
-                    "is_demo")
+    list_display = (
+        "name",
+        "organization",
+        "kind",
+        "status",
+        "assured_date",
+        "last_modified",
+        "is_demo",
+    )
     list_filter = ("status", "kind", "access", "is_demo")
     search_fields = ("name", "description", "organization__name")
     autocomplete_fields = ("organization",)
     readonly_fields = (*AuditedAdmin.readonly_fields, "search_vector")
     exclude = ("search_vector",)
-    inlines = [ServiceAtLocationInline, ScheduleInline, AttributeInline, CostOptionInline,
-               LanguageInline, ServiceAreaInline, ContactInline, PhoneInline]
+    inlines = [
+        ServiceAtLocationInline,
+        ScheduleInline,
+        AttributeInline,
+        CostOptionInline,
+        LanguageInline,
+        ServiceAreaInline,
+        ContactInline,
+        PhoneInline,
+    ]
     fieldsets = (
-        (None, {"fields": ("organization", "name", "description", "kind", "access", "status",
-                           "alert")}),
+        (
+            None,
+            {
+                "fields": (
+                    "organization",
+                    "name",
+                    "description",
+                    "kind",
+                    "access",
+                    "status",
+                    "alert",
+                )
+            },
+        ),
         ("Contact", {"fields": ("url", "email")}),
         ("Who it is for", {"fields": ("minimum_age", "maximum_age", "fees", "accreditations")}),
         ("Capacity", {"fields": ("capacity_available", "capacity_maximum", "capacity_unit")}),

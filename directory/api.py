@@ -28,23 +28,40 @@ class GeoJSONRenderer(JSONRenderer):
 
 def _param(name, type_, description, many=False, enum=None):
     return OpenApiParameter(
-        name, type_, OpenApiParameter.QUERY, description=description, many=many, enum=enum,
+        name,
+        type_,
+        OpenApiParameter.QUERY,
+        description=description,
+        many=many,
+        enum=enum,
         explode=True if many else None,
     )
 
 
 SEARCH_PARAMETERS = [
-    _param("postcode", str, "A UK postcode (SK14 4QH) or district (SK14). Unknown postcodes "
-           "fall back to their sector or district; the response says so in place.precision."),
+    _param(
+        "postcode",
+        str,
+        "A UK postcode (SK14 4QH) or district (SK14). Unknown postcodes "
+        "fall back to their sector or district; the response says so in place.precision.",
+    ),
     _param("lat", float, "Latitude (WGS84), with lng, instead of a postcode."),
     _param("lng", float, "Longitude (WGS84), with lat."),
     _param("radius", int, "Search radius in metres (default 5000; over the cap is a 400)."),
     _param("need", str, "Need slug from /api/needs/; repeat for any of several.", many=True),
-    _param("offer", str, "Digital-inclusion offer code (online centres); repeat: all must "
-           "be offered.", many=True),
+    _param(
+        "offer",
+        str,
+        "Digital-inclusion offer code (online centres); repeat: all must be offered.",
+        many=True,
+    ),
     _param("kind", str, "Kind of service.", enum=[k.value for k in Service.Kind]),
-    _param("q", str, "Words to search for in names, descriptions and organisation names "
-           "(English stemming; \"quotes\" and -minus work as in web search)."),
+    _param(
+        "q",
+        str,
+        "Words to search for in names, descriptions and organisation names "
+        '(English stemming; "quotes" and -minus work as in web search).',
+    ),
     _param("free", bool, "true: only services that list no charge."),
     _param("access", str, "How a person gets in.", enum=[a.value for a in Service.Access]),
     _param("age", int, "The person's age in years."),
@@ -75,7 +92,9 @@ class ServiceSearch(APIView):
         try:
             found = search_services(request.query_params)
         except SearchError as exc:
-            return Response({"detail": "Please correct the search.", "errors": exc.errors}, status=400)
+            return Response(
+                {"detail": "Please correct the search.", "errors": exc.errors}, status=400
+            )
         place = None
         if found.place is not None:
             place = {**found.place.as_dict(), "radius_m": found.radius_m}
@@ -116,7 +135,9 @@ class ServiceDetail(APIView):
             kind_label=service.get_kind_display(),
             access=service.access,
             access_label=service.get_access_display(),
-            needs=TermSerializer([t for t in terms if t.taxonomy.slug == "flourish-needs"], many=True).data,
+            needs=TermSerializer(
+                [t for t in terms if t.taxonomy.slug == "flourish-needs"], many=True
+            ).data,
             offers=TermSerializer(
                 [t for t in terms if t.taxonomy.slug == "flourish-digital-inclusion"], many=True
             ).data,

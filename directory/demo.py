@@ -68,11 +68,29 @@ TOWNS = [
         region="Greater Manchester",
         districts=["SK14", "SK15", "SK16"],
         postcodes=[
-            "SK14 1AA", "SK14 1NA", "SK14 2BZ", "SK14 2RB", "SK14 3DW", "SK14 3LA", "SK14 4AB",
-            "SK14 4GU", "SK14 4PZ", "SK14 5GB", "SK14 5QE", "SK14 6JE",
+            "SK14 1AA",
+            "SK14 1NA",
+            "SK14 2BZ",
+            "SK14 2RB",
+            "SK14 3DW",
+            "SK14 3LA",
+            "SK14 4AB",
+            "SK14 4GU",
+            "SK14 4PZ",
+            "SK14 5GB",
+            "SK14 5QE",
+            "SK14 6JE",
         ],
-        streets=["Market Street", "Clarendon Place", "Union Street", "Grange Road", "Mottram Road",
-                 "Stockport Road", "Newton Street", "Great Norbury Street"],
+        streets=[
+            "Market Street",
+            "Clarendon Place",
+            "Union Street",
+            "Grange Road",
+            "Mottram Road",
+            "Stockport Road",
+            "Newton Street",
+            "Great Norbury Street",
+        ],
         languages=[("Urdu", "ur"), ("Bengali", "bn"), ("Polish", "pl")],
         phone_prefix="0161 496 0",
     ),
@@ -83,11 +101,29 @@ TOWNS = [
         region="South Yorkshire",
         districts=["S7", "S11", "S2", "S8"],
         postcodes=[
-            "S7 1AA", "S7 1DN", "S7 1FQ", "S7 1LL", "S7 1RJ", "S7 2BE", "S11 7DA", "S11 8DJ",
-            "S11 8JL", "S11 8RD", "S11 8UL", "S11 9BX",
+            "S7 1AA",
+            "S7 1DN",
+            "S7 1FQ",
+            "S7 1LL",
+            "S7 1RJ",
+            "S7 2BE",
+            "S11 7DA",
+            "S11 8DJ",
+            "S11 8JL",
+            "S11 8RD",
+            "S11 8UL",
+            "S11 9BX",
         ],
-        streets=["Sharrow Vale Road", "Abbeydale Road", "Sharrow Lane", "Cemetery Road",
-                 "Ecclesall Road", "London Road", "Wostenholm Road", "Montgomery Road"],
+        streets=[
+            "Sharrow Vale Road",
+            "Abbeydale Road",
+            "Sharrow Lane",
+            "Cemetery Road",
+            "Ecclesall Road",
+            "London Road",
+            "Wostenholm Road",
+            "Montgomery Road",
+        ],
         languages=[("Urdu", "ur"), ("Arabic", "ar"), ("Somali", "so"), ("Punjabi", "pa")],
         phone_prefix="0114 496 0",
     ),
@@ -98,11 +134,29 @@ TOWNS = [
         region="Cumbria",
         districts=["CA1", "CA2", "CA3"],
         postcodes=[
-            "CA1 1AA", "CA1 1JN", "CA1 2BD", "CA1 2JQ", "CA1 3DS", "CA2 4AA", "CA2 5EG",
-            "CA2 6AS", "CA2 7DP", "CA3 8AP", "CA3 8JY", "CA3 9DZ",
+            "CA1 1AA",
+            "CA1 1JN",
+            "CA1 2BD",
+            "CA1 2JQ",
+            "CA1 3DS",
+            "CA2 4AA",
+            "CA2 5EG",
+            "CA2 6AS",
+            "CA2 7DP",
+            "CA3 8AP",
+            "CA3 8JY",
+            "CA3 9DZ",
         ],
-        streets=["English Street", "Botchergate", "Warwick Road", "Lowther Street", "Scotch Street",
-                 "London Road", "Wigton Road", "Stanwix Bank"],
+        streets=[
+            "English Street",
+            "Botchergate",
+            "Warwick Road",
+            "Lowther Street",
+            "Scotch Street",
+            "London Road",
+            "Wigton Road",
+            "Stanwix Bank",
+        ],
         languages=[("Polish", "pl"), ("Romanian", "ro")],
         phone_prefix="01228 496 0",
     ),
@@ -134,144 +188,314 @@ class Listing:
 
 
 LISTINGS = [
-    Listing("walking-group", "{town} Health Walks", "{town} Ramblers Together",
-            "Friendly, gentle walks of about an hour on paths and parks, led by trained volunteers. "
-            "Tea afterwards. Good for anyone getting back into exercise.",
-            ["physical-activity", "loneliness", "nature-green-space"],
-            access=Service.Access.DROP_IN, sessions=[("MO,TH", "10:00", "11:30")], venue="Park Gates"),
-    Listing("community-pantry", "{town} Community Pantry", "{town} Food Network",
-            "A community pantry: members pay a small weekly amount and choose groceries worth much "
-            "more. Fresh fruit and vegetables, and a warm welcome.",
-            ["food", "money-debt"], access=Service.Access.DROP_IN,
-            sessions=[("WE", "10:00", "12:00"), ("WE", "14:00", "16:00"), ("SA", "10:00", "12:00")],
-            price=Decimal("3.50"), price_option="weekly membership", venue="Church Hall"),
-    Listing("food-bank", "{town} Food Bank", "{town} Food Network",
-            "Emergency food parcels for three days. Bring a voucher from your GP, social worker or "
-            "advice centre, or call us to talk about getting one.",
-            ["food"], access=Service.Access.REFERRAL, sessions=[("TU,FR", "12:00", "14:00")],
-            venue="Methodist Church"),
-    Listing("debt-advice", "{town} Money Advice", "{town} Advice Centre",
-            "Free, confidential help with debt, benefits checks, energy bills and budgeting, face "
-            "to face or by phone.",
-            ["money-debt", "legal-advice"], sessions=[("MO,TU,TH", "09:30", "16:00")],
-            venue="Advice Centre", community_languages=2),
-    Listing("mens-shed", "{town} Men's Shed", "{town} Men's Shed",
-            "A workshop where men (and anyone who likes making things) get together for woodwork, "
-            "repairs, tea and a chat.",
-            ["loneliness", "mental-wellbeing", "older-people"], access=Service.Access.DROP_IN,
-            sessions=[("TU,TH", "10:00", "15:00")], price=Decimal("1.00"), venue="Workshop"),
-    Listing("singing", "Sing Your Heart Out {town}", "{town} Arts for Health",
-            "A relaxed singing group for wellbeing. No auditions, no reading music, just singing "
-            "together.",
-            ["arts-creativity", "mental-wellbeing", "loneliness"], access=Service.Access.DROP_IN,
-            sessions=[("WE", "13:30", "15:00")], venue="Arts Centre"),
-    Listing("knit-natter", "Knit and Natter {town}", "{town} Library Friends",
-            "Bring your knitting, crochet or sewing, or learn from scratch. Wool provided.",
-            ["loneliness", "arts-creativity", "older-people"], access=Service.Access.DROP_IN,
-            sessions=[("FR", "10:00", "12:00")], venue="Library"),
-    Listing("carers-cafe", "{town} Carers' Café", "{town} Carers Centre",
-            "For people looking after a family member or friend: a break, a brew and advice on "
-            "carers' assessments, breaks and benefits.",
-            ["carers", "mental-wellbeing"], sessions=[("", "10:00", "12:00", "1,15")],
-            venue="Carers Centre", community_languages=1),
-    Listing("bereavement", "{town} Bereavement Support Group", "Cruse-style Bereavement Care {town}",
-            "A small, gentle group for adults who have lost someone close. Trained volunteers; "
-            "talk as much or as little as you want.",
-            ["bereavement", "mental-wellbeing"], sessions=[("TH", "18:30", "20:00")],
-            minimum_age=18, venue="Quaker Meeting House"),
-    Listing("peer-support", "{town} Mental Health Peer Support", "{town} Mind Matters",
-            "Groups run by and for people with experience of anxiety, depression and other "
-            "mental health problems.",
-            ["mental-wellbeing", "peer-support"], sessions=[("MO", "18:00", "20:00")],
-            minimum_age=18, venue="Wellbeing Hub", community_languages=1),
-    Listing("nightline", "{town} Night Listening Line", "{town} Mind Matters",
-            "Someone to talk to late at night, by phone, when things feel too much. Not a crisis "
-            "service: in an emergency call 999 or NHS 111.",
-            ["mental-wellbeing", "loneliness"], sessions=[("FR,SA", "22:00", "02:00")],
-            virtual=True, minimum_age=16),
-    Listing("garden", "{town} Community Garden", "{town} Growing Together",
-            "Grow fruit and vegetables with others on our community plot. Tools, gloves and "
-            "seeds provided; all abilities welcome, raised beds for wheelchair users.",
-            ["nature-green-space", "physical-activity", "volunteering"],
-            access=Service.Access.DROP_IN, sessions=[("SA", "10:00", "13:00"), ("WE", "14:00", "16:00")],
-            venue="Allotments"),
-    Listing("stop-smoking", "{town} Stop Smoking Clinic", "{town} Healthy Lives",
-            "Free support to stop smoking: weekly sessions with an adviser, and nicotine "
-            "replacement or a vape starter kit.",
-            ["smoking-alcohol"], sessions=[("TU", "17:00", "19:00")], minimum_age=12,
-            venue="Health Centre", community_languages=2),
-    Listing("toddlers", "{town} Stay and Play", "{town} Family Hub",
-            "Play sessions for babies and toddlers with their parents and carers; health visitor "
-            "drop-in on the first session of the month.",
-            ["parenting-family", "loneliness"], access=Service.Access.DROP_IN,
-            sessions=[("MO,WE", "09:30", "11:00")], price=Decimal("1.50"), venue="Family Hub",
-            community_languages=1),
-    Listing("job-club", "{town} Job Club", "{town} Works",
-            "Help with CVs, applications and interviews, and courses to build confidence and "
-            "skills.",
-            ["employment-skills", "digital-skills"], sessions=[("TH", "10:00", "13:00")],
-            minimum_age=16, venue="Library"),
-    Listing("housing", "{town} Housing Advice", "{town} Advice Centre",
-            "Advice on renting, repairs, eviction and homelessness. Phone first for an "
-            "appointment.",
-            ["housing", "legal-advice"], sessions=[("WE", "09:30", "13:00")], venue="Advice Centre"),
-    Listing("chair-exercise", "Chair-Based Exercise {town}", "{town} Healthy Lives",
-            "Gentle seated exercise to build strength and balance, for older people and anyone "
-            "less steady on their feet.",
-            ["physical-activity", "older-people", "long-term-conditions"],
-            sessions=[("TU", "14:00", "15:00")], price=Decimal("2.50"), minimum_age=55,
-            venue="Sheltered Housing Lounge"),
-    Listing("befriending", "{town} Telephone Befriending", "{town} Age Well",
-            "A weekly friendly phone call from the same trained volunteer, for older people who "
-            "feel lonely. Across the whole area.",
-            ["loneliness", "older-people"], access=Service.Access.REFERRAL,
-            sessions=[("MO,TU,WE,TH,FR", "10:00", "16:00")], virtual=True, minimum_age=60),
-    Listing("domestic-abuse", "{town} Domestic Abuse Support Line", "{town} Safe at Home",
-            "Confidential support and safety planning for anyone experiencing domestic abuse.",
-            ["domestic-abuse", "mental-wellbeing"], sessions=[("MO,TU,WE,TH,FR", "09:00", "17:00")],
-            virtual=True, minimum_age=16, community_languages=2),
-    Listing("arts-prescription", "Arts on Prescription {town}", "{town} Arts for Health",
-            "Ten weeks of creative sessions (painting, clay, printmaking) for people referred by "
-            "their GP or link worker.",
-            ["arts-creativity", "mental-wellbeing"], access=Service.Access.REFERRAL,
-            sessions=[("FR", "13:00", "15:30")], venue="Arts Centre"),
-    Listing("volunteering", "{town} Volunteer Centre", "{town} Council for Voluntary Service",
-            "Find a volunteering role that suits you, from gardening to driving to befriending.",
-            ["volunteering", "employment-skills"], sessions=[("MO,WE,FR", "10:00", "15:00")],
-            venue="CVS Offices"),
-    Listing("diabetes", "{town} Diabetes Peer Support", "{town} Healthy Lives",
-            "Meet others living with type 2 diabetes; talks from nurses and dietitians.",
-            ["long-term-conditions", "peer-support", "healthy-eating"],
-            sessions=[("", "18:00", "19:30", "10")], venue="Health Centre"),
-    Listing("cook-eat", "Cook and Eat {town}", "{town} Food Network",
-            "A six-week course: cook healthy meals on a budget, then sit down and eat together.",
-            ["healthy-eating", "food", "loneliness"], sessions=[("TH", "17:30", "19:30")],
-            price=Decimal("2.00"), venue="Community Kitchen", maximum_age=99),
-    Listing("online-library", "{town} Library Digital Help", "{town} Libraries",
-            "Free help to get online at the library: free wifi and computers, Learn My Way "
-            "courses, and one-to-one help with the NHS App and booking GP appointments online.",
-            ["digital-skills"], kind=Service.Kind.ONLINE_CENTRE, access=Service.Access.DROP_IN,
-            sessions=[("MO,TU,WE,TH,FR", "09:00", "17:00"), ("SA", "09:30", "12:30")],
-            offers=["free-wifi", "public-computers", "digital-skills-course", "nhs-app-help",
-                    "gp-online-help", "printing"], venue="Library"),
-    Listing("online-centre", "{town} Get Online Centre", "{town} Digital Champions",
-            "Borrow a tablet, get free mobile data through the National Databank and learn with a "
-            "digital champion, one to one.",
-            ["digital-skills", "loneliness"], kind=Service.Kind.ONLINE_CENTRE,
-            sessions=[("TU,TH", "10:00", "14:00")],
-            offers=["device-loan", "free-data", "one-to-one-help", "nhs-app-help", "free-wifi"],
-            venue="Community Centre", community_languages=1),
+    Listing(
+        "walking-group",
+        "{town} Health Walks",
+        "{town} Ramblers Together",
+        "Friendly, gentle walks of about an hour on paths and parks, led by trained volunteers. "
+        "Tea afterwards. Good for anyone getting back into exercise.",
+        ["physical-activity", "loneliness", "nature-green-space"],
+        access=Service.Access.DROP_IN,
+        sessions=[("MO,TH", "10:00", "11:30")],
+        venue="Park Gates",
+    ),
+    Listing(
+        "community-pantry",
+        "{town} Community Pantry",
+        "{town} Food Network",
+        "A community pantry: members pay a small weekly amount and choose groceries worth much "
+        "more. Fresh fruit and vegetables, and a warm welcome.",
+        ["food", "money-debt"],
+        access=Service.Access.DROP_IN,
+        sessions=[("WE", "10:00", "12:00"), ("WE", "14:00", "16:00"), ("SA", "10:00", "12:00")],
+        price=Decimal("3.50"),
+        price_option="weekly membership",
+        venue="Church Hall",
+    ),
+    Listing(
+        "food-bank",
+        "{town} Food Bank",
+        "{town} Food Network",
+        "Emergency food parcels for three days. Bring a voucher from your GP, social worker or "
+        "advice centre, or call us to talk about getting one.",
+        ["food"],
+        access=Service.Access.REFERRAL,
+        sessions=[("TU,FR", "12:00", "14:00")],
+        venue="Methodist Church",
+    ),
+    Listing(
+        "debt-advice",
+        "{town} Money Advice",
+        "{town} Advice Centre",
+        "Free, confidential help with debt, benefits checks, energy bills and budgeting, face "
+        "to face or by phone.",
+        ["money-debt", "legal-advice"],
+        sessions=[("MO,TU,TH", "09:30", "16:00")],
+        venue="Advice Centre",
+        community_languages=2,
+    ),
+    Listing(
+        "mens-shed",
+        "{town} Men's Shed",
+        "{town} Men's Shed",
+        "A workshop where men (and anyone who likes making things) get together for woodwork, "
+        "repairs, tea and a chat.",
+        ["loneliness", "mental-wellbeing", "older-people"],
+        access=Service.Access.DROP_IN,
+        sessions=[("TU,TH", "10:00", "15:00")],
+        price=Decimal("1.00"),
+        venue="Workshop",
+    ),
+    Listing(
+        "singing",
+        "Sing Your Heart Out {town}",
+        "{town} Arts for Health",
+        "A relaxed singing group for wellbeing. No auditions, no reading music, just singing "
+        "together.",
+        ["arts-creativity", "mental-wellbeing", "loneliness"],
+        access=Service.Access.DROP_IN,
+        sessions=[("WE", "13:30", "15:00")],
+        venue="Arts Centre",
+    ),
+    Listing(
+        "knit-natter",
+        "Knit and Natter {town}",
+        "{town} Library Friends",
+        "Bring your knitting, crochet or sewing, or learn from scratch. Wool provided.",
+        ["loneliness", "arts-creativity", "older-people"],
+        access=Service.Access.DROP_IN,
+        sessions=[("FR", "10:00", "12:00")],
+        venue="Library",
+    ),
+    Listing(
+        "carers-cafe",
+        "{town} Carers' Café",
+        "{town} Carers Centre",
+        "For people looking after a family member or friend: a break, a brew and advice on "
+        "carers' assessments, breaks and benefits.",
+        ["carers", "mental-wellbeing"],
+        sessions=[("", "10:00", "12:00", "1,15")],
+        venue="Carers Centre",
+        community_languages=1,
+    ),
+    Listing(
+        "bereavement",
+        "{town} Bereavement Support Group",
+        "Cruse-style Bereavement Care {town}",
+        "A small, gentle group for adults who have lost someone close. Trained volunteers; "
+        "talk as much or as little as you want.",
+        ["bereavement", "mental-wellbeing"],
+        sessions=[("TH", "18:30", "20:00")],
+        minimum_age=18,
+        venue="Quaker Meeting House",
+    ),
+    Listing(
+        "peer-support",
+        "{town} Mental Health Peer Support",
+        "{town} Mind Matters",
+        "Groups run by and for people with experience of anxiety, depression and other "
+        "mental health problems.",
+        ["mental-wellbeing", "peer-support"],
+        sessions=[("MO", "18:00", "20:00")],
+        minimum_age=18,
+        venue="Wellbeing Hub",
+        community_languages=1,
+    ),
+    Listing(
+        "nightline",
+        "{town} Night Listening Line",
+        "{town} Mind Matters",
+        "Someone to talk to late at night, by phone, when things feel too much. Not a crisis "
+        "service: in an emergency call 999 or NHS 111.",
+        ["mental-wellbeing", "loneliness"],
+        sessions=[("FR,SA", "22:00", "02:00")],
+        virtual=True,
+        minimum_age=16,
+    ),
+    Listing(
+        "garden",
+        "{town} Community Garden",
+        "{town} Growing Together",
+        "Grow fruit and vegetables with others on our community plot. Tools, gloves and "
+        "seeds provided; all abilities welcome, raised beds for wheelchair users.",
+        ["nature-green-space", "physical-activity", "volunteering"],
+        access=Service.Access.DROP_IN,
+        sessions=[("SA", "10:00", "13:00"), ("WE", "14:00", "16:00")],
+        venue="Allotments",
+    ),
+    Listing(
+        "stop-smoking",
+        "{town} Stop Smoking Clinic",
+        "{town} Healthy Lives",
+        "Free support to stop smoking: weekly sessions with an adviser, and nicotine "
+        "replacement or a vape starter kit.",
+        ["smoking-alcohol"],
+        sessions=[("TU", "17:00", "19:00")],
+        minimum_age=12,
+        venue="Health Centre",
+        community_languages=2,
+    ),
+    Listing(
+        "toddlers",
+        "{town} Stay and Play",
+        "{town} Family Hub",
+        "Play sessions for babies and toddlers with their parents and carers; health visitor "
+        "drop-in on the first session of the month.",
+        ["parenting-family", "loneliness"],
+        access=Service.Access.DROP_IN,
+        sessions=[("MO,WE", "09:30", "11:00")],
+        price=Decimal("1.50"),
+        venue="Family Hub",
+        community_languages=1,
+    ),
+    Listing(
+        "job-club",
+        "{town} Job Club",
+        "{town} Works",
+        "Help with CVs, applications and interviews, and courses to build confidence and skills.",
+        ["employment-skills", "digital-skills"],
+        sessions=[("TH", "10:00", "13:00")],
+        minimum_age=16,
+        venue="Library",
+    ),
+    Listing(
+        "housing",
+        "{town} Housing Advice",
+        "{town} Advice Centre",
+        "Advice on renting, repairs, eviction and homelessness. Phone first for an appointment.",
+        ["housing", "legal-advice"],
+        sessions=[("WE", "09:30", "13:00")],
+        venue="Advice Centre",
+    ),
+    Listing(
+        "chair-exercise",
+        "Chair-Based Exercise {town}",
+        "{town} Healthy Lives",
+        "Gentle seated exercise to build strength and balance, for older people and anyone "
+        "less steady on their feet.",
+        ["physical-activity", "older-people", "long-term-conditions"],
+        sessions=[("TU", "14:00", "15:00")],
+        price=Decimal("2.50"),
+        minimum_age=55,
+        venue="Sheltered Housing Lounge",
+    ),
+    Listing(
+        "befriending",
+        "{town} Telephone Befriending",
+        "{town} Age Well",
+        "A weekly friendly phone call from the same trained volunteer, for older people who "
+        "feel lonely. Across the whole area.",
+        ["loneliness", "older-people"],
+        access=Service.Access.REFERRAL,
+        sessions=[("MO,TU,WE,TH,FR", "10:00", "16:00")],
+        virtual=True,
+        minimum_age=60,
+    ),
+    Listing(
+        "domestic-abuse",
+        "{town} Domestic Abuse Support Line",
+        "{town} Safe at Home",
+        "Confidential support and safety planning for anyone experiencing domestic abuse.",
+        ["domestic-abuse", "mental-wellbeing"],
+        sessions=[("MO,TU,WE,TH,FR", "09:00", "17:00")],
+        virtual=True,
+        minimum_age=16,
+        community_languages=2,
+    ),
+    Listing(
+        "arts-prescription",
+        "Arts on Prescription {town}",
+        "{town} Arts for Health",
+        "Ten weeks of creative sessions (painting, clay, printmaking) for people referred by "
+        "their GP or link worker.",
+        ["arts-creativity", "mental-wellbeing"],
+        access=Service.Access.REFERRAL,
+        sessions=[("FR", "13:00", "15:30")],
+        venue="Arts Centre",
+    ),
+    Listing(
+        "volunteering",
+        "{town} Volunteer Centre",
+        "{town} Council for Voluntary Service",
+        "Find a volunteering role that suits you, from gardening to driving to befriending.",
+        ["volunteering", "employment-skills"],
+        sessions=[("MO,WE,FR", "10:00", "15:00")],
+        venue="CVS Offices",
+    ),
+    Listing(
+        "diabetes",
+        "{town} Diabetes Peer Support",
+        "{town} Healthy Lives",
+        "Meet others living with type 2 diabetes; talks from nurses and dietitians.",
+        ["long-term-conditions", "peer-support", "healthy-eating"],
+        sessions=[("", "18:00", "19:30", "10")],
+        venue="Health Centre",
+    ),
+    Listing(
+        "cook-eat",
+        "Cook and Eat {town}",
+        "{town} Food Network",
+        "A six-week course: cook healthy meals on a budget, then sit down and eat together.",
+        ["healthy-eating", "food", "loneliness"],
+        sessions=[("TH", "17:30", "19:30")],
+        price=Decimal("2.00"),
+        venue="Community Kitchen",
+        maximum_age=99,
+    ),
+    Listing(
+        "online-library",
+        "{town} Library Digital Help",
+        "{town} Libraries",
+        "Free help to get online at the library: free wifi and computers, Learn My Way "
+        "courses, and one-to-one help with the NHS App and booking GP appointments online.",
+        ["digital-skills"],
+        kind=Service.Kind.ONLINE_CENTRE,
+        access=Service.Access.DROP_IN,
+        sessions=[("MO,TU,WE,TH,FR", "09:00", "17:00"), ("SA", "09:30", "12:30")],
+        offers=[
+            "free-wifi",
+            "public-computers",
+            "digital-skills-course",
+            "nhs-app-help",
+            "gp-online-help",
+            "printing",
+        ],
+        venue="Library",
+    ),
+    Listing(
+        "online-centre",
+        "{town} Get Online Centre",
+        "{town} Digital Champions",
+        "Borrow a tablet, get free mobile data through the National Databank and learn with a "
+        "digital champion, one to one.",
+        ["digital-skills", "loneliness"],
+        kind=Service.Kind.ONLINE_CENTRE,
+        sessions=[("TU,TH", "10:00", "14:00")],
+        offers=["device-loan", "free-data", "one-to-one-help", "nhs-app-help", "free-wifi"],
+        venue="Community Centre",
+        community_languages=1,
+    ),
 ]
 
 HEALTH_TRAINER = Listing(
-    "health-trainer-service", "{town} Health Trainers", "{town} Healthy Lives",
+    "health-trainer-service",
+    "{town} Health Trainers",
+    "{town} Healthy Lives",
     "Health trainers help you set your own goals (a personal health plan) to move more, eat "
     "well, cut down on smoking or drinking and feel better, over up to six meetings near you. "
     "Ask your GP practice or link worker to refer you, or refer yourself.",
-    ["physical-activity", "healthy-eating", "smoking-alcohol", "mental-wellbeing",
-     "long-term-conditions"],
-    kind=Service.Kind.HEALTH_TRAINER_SERVICE, access=Service.Access.REFERRAL,
-    sessions=[("MO,TU,WE,TH,FR", "09:00", "17:00")], minimum_age=18, venue="Health Trainer Base",
+    [
+        "physical-activity",
+        "healthy-eating",
+        "smoking-alcohol",
+        "mental-wellbeing",
+        "long-term-conditions",
+    ],
+    kind=Service.Kind.HEALTH_TRAINER_SERVICE,
+    access=Service.Access.REFERRAL,
+    sessions=[("MO,TU,WE,TH,FR", "09:00", "17:00")],
+    minimum_age=18,
+    venue="Health Trainer Base",
 )
 
 
@@ -329,15 +553,26 @@ def _load_service(town: Town, listing: Listing, index: int, terms: dict) -> Serv
             "assurer_email": f"directory@{town.key}.example",
             "kind": listing.kind,
             "access": listing.access,
-            "capacity_available": 4 if listing.kind == Service.Kind.HEALTH_TRAINER_SERVICE else None,
+            "capacity_available": 4
+            if listing.kind == Service.Kind.HEALTH_TRAINER_SERVICE
+            else None,
             "capacity_maximum": 30 if listing.kind == Service.Kind.HEALTH_TRAINER_SERVICE else None,
-            "capacity_unit": "new clients a week" if listing.kind == Service.Kind.HEALTH_TRAINER_SERVICE else "",
+            "capacity_unit": "new clients a week"
+            if listing.kind == Service.Kind.HEALTH_TRAINER_SERVICE
+            else "",
             "is_demo": True,
         },
     )
     # Children are replaced wholesale (same ids each time), so a second load changes nothing.
-    for related in (service.schedules, service.cost_options, service.languages, service.attributes,
-                    service.service_areas, service.contacts, service.phones):
+    for related in (
+        service.schedules,
+        service.cost_options,
+        service.languages,
+        service.attributes,
+        service.service_areas,
+        service.contacts,
+        service.phones,
+    ):
         related.all().delete()
     old_locations = list(Location.objects.filter(service_at_locations__service=service))
     service.service_at_locations.all().delete()
@@ -376,8 +611,9 @@ def _load_service(town: Town, listing: Listing, index: int, terms: dict) -> Serv
         Accessibility.objects.create(
             id=demo_id(f"accessibility/{key}"),
             location=location,
-            description="Step-free access and an accessible toilet" if listing.step_free else
-            "Two steps at the entrance; a portable ramp on request",
+            description="Step-free access and an accessible toilet"
+            if listing.step_free
+            else "Two steps at the entrance; a portable ramp on request",
             details="Hearing loop at reception." if index % 2 else "",
         )
         if listing.kind == Service.Kind.HEALTH_TRAINER_SERVICE:
@@ -406,43 +642,62 @@ def _load_service(town: Town, listing: Listing, index: int, terms: dict) -> Serv
         )
     if prices:
         CostOption.objects.create(
-            id=demo_id(f"cost/{key}"), service=service, option=listing.price_option,
-            amount=prices[0], amount_description=f"£{prices[0]} {listing.price_option}",
+            id=demo_id(f"cost/{key}"),
+            service=service,
+            option=listing.price_option,
+            amount=prices[0],
+            amount_description=f"£{prices[0]} {listing.price_option}",
         )
         CostOption.objects.create(
-            id=demo_id(f"cost/{key}/concession"), service=service, option="if money is tight",
-            amount=Decimal("0"), amount_description="Free if money is tight: just ask.",
+            id=demo_id(f"cost/{key}/concession"),
+            service=service,
+            option="if money is tight",
+            amount=Decimal("0"),
+            amount_description="Free if money is tight: just ask.",
         )
     else:
         CostOption.objects.create(
-            id=demo_id(f"cost/{key}"), service=service, option="free", amount=Decimal("0"),
+            id=demo_id(f"cost/{key}"),
+            service=service,
+            option="free",
+            amount=Decimal("0"),
             amount_description="Free",
         )
-    Language.objects.create(id=demo_id(f"language/{key}/en"), service=service, name="English", code="en")
+    Language.objects.create(
+        id=demo_id(f"language/{key}/en"), service=service, name="English", code="en"
+    )
     for name, code in town.languages[: listing.community_languages]:
         Language.objects.create(
             id=demo_id(f"language/{key}/{code}"), service=service, name=name, code=code
         )
     contact = Contact.objects.create(
-        id=demo_id(f"contact/{key}"), service=service, name="Sam Example",
-        title="Coordinator (fictional)", email=f"sam@{town.key}.example",
+        id=demo_id(f"contact/{key}"),
+        service=service,
+        name="Sam Example",
+        title="Coordinator (fictional)",
+        email=f"sam@{town.key}.example",
     )
     Phone.objects.create(
-        id=demo_id(f"phone/{key}"), contact=contact,
+        id=demo_id(f"phone/{key}"),
+        contact=contact,
         number=f"{town.phone_prefix}{(index * 7) % 1000:03d}",
     )
     Phone.objects.create(
-        id=demo_id(f"phone/{key}/service"), service=service,
-        number=f"{town.phone_prefix}{(index * 7 + 1) % 1000:03d}", description="Main line",
+        id=demo_id(f"phone/{key}/service"),
+        service=service,
+        number=f"{town.phone_prefix}{(index * 7 + 1) % 1000:03d}",
+        description="Main line",
     )
     for code in listing.needs:
         Attribute.objects.create(
-            id=demo_id(f"attribute/{key}/{code}"), service=service,
+            id=demo_id(f"attribute/{key}/{code}"),
+            service=service,
             taxonomy_term_id=terms[(NEEDS_TAXONOMY, code)],
         )
     for code in listing.offers:
         Attribute.objects.create(
-            id=demo_id(f"attribute/{key}/offer/{code}"), service=service,
+            id=demo_id(f"attribute/{key}/offer/{code}"),
+            service=service,
             taxonomy_term_id=terms[(DIGITAL_TAXONOMY, code)],
         )
     return service

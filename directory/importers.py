@@ -150,7 +150,9 @@ def import_openreferral(records: list, *, by=None) -> Report:
         except ValidationError as exc:
             report.outcomes.append(Outcome(where, "rejected", ident, name, _messages(exc)))
         except DatabaseError as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first_line = (
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            )
             report.outcomes.append(Outcome(where, "rejected", ident, name, [first_line]))
         else:
             report.outcomes.append(Outcome(where, "created" if created else "updated", ident, name))
@@ -270,8 +272,15 @@ def upsert_service(data, *, by=None) -> bool:
     _save(service)
 
     # Everything under the service is replaced by what the record says.
-    for related in (service.schedules, service.service_areas, service.languages,
-                    service.cost_options, service.contacts, service.phones, service.attributes):
+    for related in (
+        service.schedules,
+        service.service_areas,
+        service.languages,
+        service.cost_options,
+        service.contacts,
+        service.phones,
+        service.attributes,
+    ):
         related.all().delete()
     service.service_at_locations.all().delete()
 
@@ -289,16 +298,23 @@ def upsert_service(data, *, by=None) -> bool:
             amount = None if amount in (None, "") else Decimal(str(amount))
         except InvalidOperation:
             raise RecordError(f"cost option amount {amount!r} is not a number") from None
-        _save(CostOption(
-            id=_child_id(item, service_id, "cost_option", n), service=service,
-            option=_text(item, "option", 255), amount=amount,
-            amount_description=_text(item, "amount_description", 255),
-            valid_from=_opt_date(item, "valid_from"), valid_to=_opt_date(item, "valid_to"),
-        ))
+        _save(
+            CostOption(
+                id=_child_id(item, service_id, "cost_option", n),
+                service=service,
+                option=_text(item, "option", 255),
+                amount=amount,
+                amount_description=_text(item, "amount_description", 255),
+                valid_from=_opt_date(item, "valid_from"),
+                valid_to=_opt_date(item, "valid_to"),
+            )
+        )
     for n, item in enumerate(_list(data, "contacts")):
         contact = Contact(
-            id=_child_id(item, service_id, "contact", n), service=service,
-            name=_text(item, "name", 255), title=_text(item, "title", 255),
+            id=_child_id(item, service_id, "contact", n),
+            service=service,
+            name=_text(item, "name", 255),
+            title=_text(item, "title", 255),
             email=_text(item, "email"),
         )
         _save(contact)
@@ -309,9 +325,12 @@ def upsert_service(data, *, by=None) -> bool:
     for n, item in enumerate(_list(data, "attributes")):
         term = _term(item)
         Attribute.objects.get_or_create(
-            service=service, taxonomy_term=term,
-            defaults={"id": _child_id(item, service_id, "attribute", n),
-                      "link_type": _text(item, "link_type", 50) or "service"},
+            service=service,
+            taxonomy_term=term,
+            defaults={
+                "id": _child_id(item, service_id, "attribute", n),
+                "link_type": _text(item, "link_type", 50) or "service",
+            },
         )
     return existing is None
 
@@ -351,22 +370,32 @@ def _schedule(item: dict, parent_id, n: int, **owner) -> None:
     freq = _text(item, "freq") or Schedule.Freq.WEEKLY
     if freq not in Schedule.Freq.values:
         raise RecordError(f"schedule freq {freq!r} must be WEEKLY or MONTHLY")
-    _save(Schedule(
-        id=_child_id(item, parent_id, "schedule", n), freq=freq,
-        interval=_opt_int(item, "interval") or 1,
-        byday=_text(item, "byday", 40).upper(), bymonthday=_text(item, "bymonthday", 40),
-        opens_at=_opt_time(item, "opens_at"), closes_at=_opt_time(item, "closes_at"),
-        valid_from=_opt_date(item, "valid_from"), valid_to=_opt_date(item, "valid_to"),
-        dtstart=_opt_date(item, "dtstart"), description=_text(item, "description"),
-        attending_type=_text(item, "attending_type", 100), notes=_text(item, "notes"),
-        **owner,
-    ))
+    _save(
+        Schedule(
+            id=_child_id(item, parent_id, "schedule", n),
+            freq=freq,
+            interval=_opt_int(item, "interval") or 1,
+            byday=_text(item, "byday", 40).upper(),
+            bymonthday=_text(item, "bymonthday", 40),
+            opens_at=_opt_time(item, "opens_at"),
+            closes_at=_opt_time(item, "closes_at"),
+            valid_from=_opt_date(item, "valid_from"),
+            valid_to=_opt_date(item, "valid_to"),
+            dtstart=_opt_date(item, "dtstart"),
+            description=_text(item, "description"),
+            attending_type=_text(item, "attending_type", 100),
+            notes=_text(item, "notes"),
+            **owner,
+        )
+    )
 
 
 def _service_area(item: dict, service: Service, n: int) -> None:
     area = ServiceArea(
-        id=_child_id(item, service.id, "service_area", n), service=service,
-        name=_text(item, "name", 255), description=_text(item, "description"),
+        id=_child_id(item, service.id, "service_area", n),
+        service=service,
+        name=_text(item, "name", 255),
+        description=_text(item, "description"),
         uri=_text(item, "uri"),
     )
     words = [w.strip().upper() for w in re.split(r"[,;]", _text(item, "service_area")) if w.strip()]
@@ -400,27 +429,34 @@ def _service_at_location(item: dict, service: Service, organization, n: int, *, 
         location.city = _text(address, "city", 100)
         location.region = _text(address, "region", 100)
         location.state_province = _text(address, "state_province", 100)
-        location.postal_code = postcodes.normalise(_text(address, "postal_code")) if address.get(
-            "postal_code") else ""
+        location.postal_code = (
+            postcodes.normalise(_text(address, "postal_code")) if address.get("postal_code") else ""
+        )
         location.country = (_text(address, "country") or "GB")[:2].upper()
         location.point = _point(given, location.postal_code)
         location.modified_by = by
         _save(location)
         location.accessibility.all().delete()
         for m, access in enumerate(_list(given, "accessibility")):
-            _save(Accessibility(
-                id=_child_id(access, location_id, "accessibility", m), location=location,
-                description=_text(access, "description"), details=_text(access, "details"),
-                url=_text(access, "url"),
-            ))
+            _save(
+                Accessibility(
+                    id=_child_id(access, location_id, "accessibility", m),
+                    location=location,
+                    description=_text(access, "description"),
+                    details=_text(access, "details"),
+                    url=_text(access, "url"),
+                )
+            )
         location.phones.all().delete()
         for m, phone in enumerate(_list(given, "phones")):
             _phone(phone, location_id, m, location=location)
     elif location is None:
         raise RecordError(f"location {location_id} is not in the directory; include the location")
     sal = ServiceAtLocation(
-        id=_child_id(item, service.id, "service_at_location", n), service=service,
-        location=location, description=_text(item, "description"),
+        id=_child_id(item, service.id, "service_at_location", n),
+        service=service,
+        location=location,
+        description=_text(item, "description"),
     )
     _save(sal)
     for m, schedule in enumerate(_list(item, "schedules")):
@@ -448,8 +484,10 @@ def _phone(item: dict, parent_id, n: int, **owner) -> None:
     if not number:
         raise RecordError("a phone has no number")
     phone = Phone(
-        id=_child_id(item, parent_id, "phone", n), number=number,
-        description=_text(item, "description", 255), **owner,
+        id=_child_id(item, parent_id, "phone", n),
+        number=number,
+        description=_text(item, "description", 255),
+        **owner,
     )
     _save(phone)
     for m, language in enumerate(_list(item, "languages")):
@@ -460,10 +498,15 @@ def _language(item: dict, parent_id, n: int, **owner) -> None:
     name = _text(item, "name", 100) or _text(item, "code", 3)
     if not name:
         raise RecordError("a language has neither name nor code")
-    _save(Language(
-        id=_child_id(item, parent_id, "language", n), name=name,
-        code=_text(item, "code", 3), note=_text(item, "note", 255), **owner,
-    ))
+    _save(
+        Language(
+            id=_child_id(item, parent_id, "language", n),
+            name=name,
+            code=_text(item, "code", 3),
+            note=_text(item, "note", 255),
+            **owner,
+        )
+    )
 
 
 def _term(item: dict) -> TaxonomyTerm:
@@ -477,28 +520,61 @@ def _term(item: dict) -> TaxonomyTerm:
     # A publisher's own vocabulary: keep its terms under its taxonomy, so links survive.
     taxonomy_id = given.get("taxonomy_id")
     taxonomy_name = _text(given, "taxonomy", 255) or "Imported terms"
-    taxonomy_pk = _uuid(taxonomy_id, "taxonomy_id") if taxonomy_id else uuid.uuid5(
-        vocabularies.NAMESPACE, f"imported/{taxonomy_name}"
+    taxonomy_pk = (
+        _uuid(taxonomy_id, "taxonomy_id")
+        if taxonomy_id
+        else uuid.uuid5(vocabularies.NAMESPACE, f"imported/{taxonomy_name}")
     )
     taxonomy = Taxonomy.objects.filter(pk=taxonomy_pk).first()
     if taxonomy is None:
         taxonomy = Taxonomy.objects.create(
             id=taxonomy_pk, name=taxonomy_name, slug=f"imported-{str(taxonomy_pk)[:8]}"
         )
-    code = re.sub(r"[^a-z0-9-]+", "-", (_text(given, "code") or _text(given, "term") or
-                                        _text(given, "name")).lower()).strip("-")[:50]
+    code = re.sub(
+        r"[^a-z0-9-]+",
+        "-",
+        (_text(given, "code") or _text(given, "term") or _text(given, "name")).lower(),
+    ).strip("-")[:50]
     return TaxonomyTerm.objects.create(
-        id=term_id, taxonomy=taxonomy, code=code or str(term_id)[:8], name=_text(given, "name", 255),
-        description=_text(given, "description"), term_uri=_text(given, "term_uri"),
+        id=term_id,
+        taxonomy=taxonomy,
+        code=code or str(term_id)[:8],
+        name=_text(given, "name", 255),
+        description=_text(given, "description"),
+        term_uri=_text(given, "term_uri"),
     )
 
 
 # --- The spreadsheet (CSV) ------------------------------------------------------------------
 CSV_COLUMNS = [
-    "id", "organisation", "service_name", "description", "kind", "access", "status", "needs",
-    "offers", "location_name", "address_1", "address_2", "city", "postcode", "service_area",
-    "phone", "email", "website", "days", "opens_at", "closes_at", "cost", "cost_description",
-    "minimum_age", "maximum_age", "languages", "accessibility", "last_checked",
+    "id",
+    "organisation",
+    "service_name",
+    "description",
+    "kind",
+    "access",
+    "status",
+    "needs",
+    "offers",
+    "location_name",
+    "address_1",
+    "address_2",
+    "city",
+    "postcode",
+    "service_area",
+    "phone",
+    "email",
+    "website",
+    "days",
+    "opens_at",
+    "closes_at",
+    "cost",
+    "cost_description",
+    "minimum_age",
+    "maximum_age",
+    "languages",
+    "accessibility",
+    "last_checked",
 ]
 CSV_REQUIRED = ["organisation", "service_name"]
 
@@ -520,22 +596,26 @@ def import_directory_csv(handle, *, by=None) -> Report:
     headers = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in CSV_REQUIRED if c not in headers]
     if missing:
-        report.outcomes.append(Outcome(
-            "row 1", "rejected",
-            reasons=[f"column {c}: the header row has no {c} column" for c in missing]
-            + ["see docs/directory_csv.md for the template"],
-        ))
+        report.outcomes.append(
+            Outcome(
+                "row 1",
+                "rejected",
+                reasons=[f"column {c}: the header row has no {c} column" for c in missing]
+                + ["see docs/directory_csv.md for the template"],
+            )
+        )
         return report
     unknown = [h for h in headers if h not in CSV_COLUMNS]
     if unknown:
-        report.outcomes.append(Outcome(
-            "row 1", "warning", reasons=[f"column {h}: not in the template, ignored" for h in unknown]
-        ))
+        report.outcomes.append(
+            Outcome(
+                "row 1",
+                "warning",
+                reasons=[f"column {h}: not in the template, ignored" for h in unknown],
+            )
+        )
     reader.fieldnames = headers
-    terms = {
-        (t.taxonomy.slug, t.code): t
-        for t in TaxonomyTerm.objects.select_related("taxonomy")
-    }
+    terms = {(t.taxonomy.slug, t.code): t for t in TaxonomyTerm.objects.select_related("taxonomy")}
     for number, row in enumerate(reader, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k}
         where = f"row {number}"
@@ -546,18 +626,26 @@ def import_directory_csv(handle, *, by=None) -> Report:
         except RowError as exc:
             report.outcomes.append(Outcome(where, "rejected", row.get("id", ""), name, [str(exc)]))
         except ValidationError as exc:
-            reasons = [f"column {_CSV_FIELDS.get(k, k)}: {' '.join(v)}"
-                       for k, v in getattr(exc, "message_dict", {"": exc.messages}).items()]
+            reasons = [
+                f"column {_CSV_FIELDS.get(k, k)}: {' '.join(v)}"
+                for k, v in getattr(exc, "message_dict", {"": exc.messages}).items()
+            ]
             report.outcomes.append(Outcome(where, "rejected", row.get("id", ""), name, reasons))
         else:
-            report.outcomes.append(Outcome(where, "created" if created else "updated", str(ident), name))
+            report.outcomes.append(
+                Outcome(where, "created" if created else "updated", str(ident), name)
+            )
     return report
 
 
 # Model field -> CSV column, for validation messages.
 _CSV_FIELDS = {
-    "name": "service_name", "url": "website", "postal_code": "postcode",
-    "assured_date": "last_checked", "amount": "cost", "number": "phone",
+    "name": "service_name",
+    "url": "website",
+    "postal_code": "postcode",
+    "assured_date": "last_checked",
+    "amount": "cost",
+    "number": "phone",
 }
 
 
@@ -590,22 +678,33 @@ def _csv_row(row: dict, terms: dict, *, by=None) -> tuple[uuid.UUID, bool]:
             raise RowError("postcode", str(exc)) from None
         if place.precision != "postcode":
             raise RowError("postcode", f"{postcode} is not a postcode we know; check it is right")
-    districts = [d.strip().upper() for d in re.split(r"[;,]", row.get("service_area", "")) if d.strip()]
+    districts = [
+        d.strip().upper() for d in re.split(r"[;,]", row.get("service_area", "")) if d.strip()
+    ]
     for district in districts:
         if not _OUTCODE_RE.match(district):
             raise RowError("service_area", f"{district!r} is not a postcode district like SK14")
     if not place and not districts:
-        raise RowError("postcode", "give a postcode for the venue, or postcode districts in "
-                       "service_area for a service without one")
+        raise RowError(
+            "postcode",
+            "give a postcode for the venue, or postcode districts in "
+            "service_area for a service without one",
+        )
     if row.get("id"):
         try:
             ident = uuid.UUID(row["id"])
         except ValueError:
-            raise RowError("id", f"{row['id']!r} is not a UUID; leave it empty for a new service") from None
+            raise RowError(
+                "id", f"{row['id']!r} is not a UUID; leave it empty for a new service"
+            ) from None
     else:
-        ident = uuid.uuid5(vocabularies.NAMESPACE, "csv/" + "/".join(
-            row.get(c, "").lower() for c in ("organisation", "service_name", "postcode")
-        ))
+        ident = uuid.uuid5(
+            vocabularies.NAMESPACE,
+            "csv/"
+            + "/".join(
+                row.get(c, "").lower() for c in ("organisation", "service_name", "postcode")
+            ),
+        )
     needs = _csv_terms(row, "needs", "flourish-needs", terms)
     offers = _csv_terms(row, "offers", "flourish-digital-inclusion", terms)
     days = row.get("days", "").upper().replace(" ", "")
@@ -649,8 +748,14 @@ def _csv_row(row: dict, terms: dict, *, by=None) -> tuple[uuid.UUID, bool]:
     service.assured_date = last_checked
     service.modified_by = by
     _save(service)
-    for related in (service.schedules, service.service_areas, service.languages,
-                    service.cost_options, service.phones, service.attributes):
+    for related in (
+        service.schedules,
+        service.service_areas,
+        service.languages,
+        service.cost_options,
+        service.phones,
+        service.attributes,
+    ):
         related.all().delete()
     service.service_at_locations.all().delete()
 
@@ -674,30 +779,48 @@ def _csv_row(row: dict, terms: dict, *, by=None) -> tuple[uuid.UUID, bool]:
     _save(location)
     location.accessibility.all().delete()
     if row.get("accessibility"):
-        Accessibility.objects.create(id=uuid.uuid5(ident, "accessibility"), location=location,
-                                     description=row["accessibility"])
-    sal = ServiceAtLocation.objects.create(id=uuid.uuid5(ident, "sal"), service=service, location=location)
+        Accessibility.objects.create(
+            id=uuid.uuid5(ident, "accessibility"),
+            location=location,
+            description=row["accessibility"],
+        )
+    sal = ServiceAtLocation.objects.create(
+        id=uuid.uuid5(ident, "sal"), service=service, location=location
+    )
     if districts:
-        ServiceArea.objects.create(id=uuid.uuid5(ident, "area"), service=service,
-                                   postcode_districts=districts)
+        ServiceArea.objects.create(
+            id=uuid.uuid5(ident, "area"), service=service, postcode_districts=districts
+        )
     if times["opens_at"]:
         Schedule.objects.create(
-            id=uuid.uuid5(ident, "schedule"), service_at_location=sal, freq=Schedule.Freq.WEEKLY,
-            byday=days, opens_at=times["opens_at"], closes_at=times["closes_at"],
+            id=uuid.uuid5(ident, "schedule"),
+            service_at_location=sal,
+            freq=Schedule.Freq.WEEKLY,
+            byday=days,
+            opens_at=times["opens_at"],
+            closes_at=times["closes_at"],
         )
     if cost:
-        _save(CostOption(id=uuid.uuid5(ident, "cost"), service=service,
-                         option="free" if amount == 0 else "", amount=amount,
-                         amount_description=row.get("cost_description", "")))
+        _save(
+            CostOption(
+                id=uuid.uuid5(ident, "cost"),
+                service=service,
+                option="free" if amount == 0 else "",
+                amount=amount,
+                amount_description=row.get("cost_description", ""),
+            )
+        )
     if row.get("phone"):
         _save(Phone(id=uuid.uuid5(ident, "phone"), service=service, number=row["phone"][:30]))
     for n, language in enumerate(x.strip() for x in row.get("languages", "").split(";")):
         if language:
-            Language.objects.create(id=uuid.uuid5(ident, f"language/{n}"), service=service,
-                                    name=language[:100])
+            Language.objects.create(
+                id=uuid.uuid5(ident, f"language/{n}"), service=service, name=language[:100]
+            )
     for term in needs + offers:
-        Attribute.objects.create(id=uuid.uuid5(ident, f"term/{term.id}"), service=service,
-                                 taxonomy_term=term)
+        Attribute.objects.create(
+            id=uuid.uuid5(ident, f"term/{term.id}"), service=service, taxonomy_term=term
+        )
     return ident, existing is None
 
 

@@ -210,9 +210,7 @@ class ServiceQuerySet(models.QuerySet):
             & (Q(closes_at__isnull=True) | Q(closes_at__gt=now) | Q(closes_at__lte=F("opens_at")))
         )
         started_yesterday = (
-            Schedule.runs_on_q(yesterday)
-            & Q(closes_at__lte=F("opens_at"))
-            & Q(closes_at__gt=now)
+            Schedule.runs_on_q(yesterday) & Q(closes_at__lte=F("opens_at")) & Q(closes_at__gt=now)
         )
         sessions = Schedule.objects.filter(started_today | started_yesterday)
         return self.filter(
@@ -290,9 +288,7 @@ class ServiceQuerySet(models.QuerySet):
         # Candidates first, straight from the indexes (GiST on points and extents, GIN on the
         # district lists): the rule below then runs on the few services near the place, not
         # on every service in the country.
-        candidates = near_locations.values("service_id").union(
-            covering_areas.values("service_id")
-        )
+        candidates = near_locations.values("service_id").union(covering_areas.values("service_id"))
         near_locations = near_locations.filter(service=OuterRef("pk"))
         covering = covering_areas.filter(service=OuterRef("pk"))
         any_area = ServiceArea.objects.filter(service=OuterRef("pk"))
@@ -388,8 +384,11 @@ class Service(Audited):
             and self.minimum_age > self.maximum_age
         ):
             raise ValidationError({"maximum_age": "The maximum age is below the minimum age."})
-        if (self.capacity_available is not None and self.capacity_maximum is not None
-                and self.capacity_available > self.capacity_maximum):
+        if (
+            self.capacity_available is not None
+            and self.capacity_maximum is not None
+            and self.capacity_available > self.capacity_maximum
+        ):
             raise ValidationError({"capacity_available": "More places available than the maximum."})
 
 
@@ -445,8 +444,12 @@ class Schedule(models.Model):
             errors["byday"] = "Days must be MO, TU, WE, TH, FR, SA or SU, separated by commas."
         else:
             self.byday = ",".join(codes)
-        if self.bymonthday and not re.fullmatch(r"\s*-?\d{1,2}(\s*,\s*-?\d{1,2})*\s*", self.bymonthday):
-            errors["bymonthday"] = 'Days of the month must be numbers separated by commas, like "1,15".'
+        if self.bymonthday and not re.fullmatch(
+            r"\s*-?\d{1,2}(\s*,\s*-?\d{1,2})*\s*", self.bymonthday
+        ):
+            errors["bymonthday"] = (
+                'Days of the month must be numbers separated by commas, like "1,15".'
+            )
         if self.freq == Schedule.Freq.MONTHLY and not self.bymonthday:
             errors["bymonthday"] = "A monthly schedule needs the days of the month it runs on."
         if self.closes_at and not self.opens_at:
@@ -495,7 +498,9 @@ class Schedule(models.Model):
             if self.closes_at is None:
                 closes = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=LONDON)
             elif self.closes_at <= self.opens_at:
-                closes = dt.datetime.combine(day + dt.timedelta(days=1), self.closes_at, tzinfo=LONDON)
+                closes = dt.datetime.combine(
+                    day + dt.timedelta(days=1), self.closes_at, tzinfo=LONDON
+                )
             else:
                 closes = dt.datetime.combine(day, self.closes_at, tzinfo=LONDON)
             yield opens, closes
@@ -559,7 +564,9 @@ class ServiceArea(models.Model):
     extent = models.MultiPolygonField(srid=4326, geography=True, null=True, blank=True)
     extent_type = models.CharField(max_length=20, blank=True, default="geojson")
     postcode_districts = ArrayField(
-        models.CharField(max_length=4), default=list, blank=True,
+        models.CharField(max_length=4),
+        default=list,
+        blank=True,
         help_text="Postcode districts served, e.g. SK14, SK15",
     )
     uri = models.URLField(blank=True)
@@ -585,7 +592,7 @@ class Attribute(models.Model):
 
 
 class ListingReport(models.Model):
-    """"Report a problem with this listing": what a member of the public told us. Editors see
+    """ "Report a problem with this listing": what a member of the public told us. Editors see
     these in the admin. No account is needed; the reporter's email is optional."""
 
     class Reason(models.TextChoices):

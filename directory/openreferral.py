@@ -278,7 +278,9 @@ def service_dict(service: Service, *, full: bool = True) -> dict:
         return data
     data["schedules"] = [schedule_dict(s) for s in service.schedules.all()]
     data["service_areas"] = [service_area_dict(a) for a in service.service_areas.all()]
-    data["service_at_locations"] = [service_at_location_dict(s) for s in service.service_at_locations.all()]
+    data["service_at_locations"] = [
+        service_at_location_dict(s) for s in service.service_at_locations.all()
+    ]
     data["languages"] = [_language(lang) for lang in service.languages.all()]
     data["funding"] = []
     data["cost_options"] = [
@@ -339,7 +341,9 @@ def full_services(queryset=None):
         "cost_options",
         "contacts__phones__languages",
         # A contact's phones are listed under the contact, not again under the service.
-        Prefetch("phones", queryset=Phone.objects.filter(contact=None).prefetch_related("languages")),
+        Prefetch(
+            "phones", queryset=Phone.objects.filter(contact=None).prefetch_related("languages")
+        ),
         Prefetch(
             "attributes",
             queryset=Attribute.objects.select_related("taxonomy_term__taxonomy"),
@@ -363,13 +367,17 @@ def open_feed(view):
             response = HttpResponse(status=204)
             response["Allow"] = "GET, HEAD, OPTIONS"
         elif request.method not in ("GET", "HEAD"):
-            response = JsonResponse({"detail": "Only GET is allowed: this feed is read-only."}, status=405)
+            response = JsonResponse(
+                {"detail": "Only GET is allowed: this feed is read-only."}, status=405
+            )
             response["Allow"] = "GET, HEAD, OPTIONS"
         else:
             try:
                 response = view(request, *args, **kwargs)
             except BadRequest as exc:
-                response = JsonResponse({"detail": "Invalid query.", "errors": exc.errors}, status=400)
+                response = JsonResponse(
+                    {"detail": "Invalid query.", "errors": exc.errors}, status=400
+                )
         response["Access-Control-Allow-Origin"] = "*"
         response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response["Access-Control-Allow-Headers"] = "Accept, Content-Type"
@@ -441,7 +449,9 @@ def _bool_param(request, name: str) -> bool:
 def _day(text: str) -> str:
     code = text.strip().upper()[:2] if len(text.strip()) > 2 else text.strip().upper()
     if code not in WEEKDAYS:
-        raise BadRequest({"day": ["day must be one of MO, TU, WE, TH, FR, SA, SU (or a day name)."]})
+        raise BadRequest(
+            {"day": ["day must be one of MO, TU, WE, TH, FR, SA, SU (or a day name)."]}
+        )
     return code
 
 
@@ -482,7 +492,9 @@ def filter_services(request, services):
         if moment is None and (day := parse_date(text)) is not None:
             moment = dt.datetime.combine(day, dt.time(0))
         if moment is None:
-            errors["modified_after"] = ["modified_after must be a date-time like 2025-01-31T09:00:00Z."]
+            errors["modified_after"] = [
+                "modified_after must be a date-time like 2025-01-31T09:00:00Z."
+            ]
         else:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=LONDON)
@@ -495,9 +507,14 @@ def filter_services(request, services):
             sessions &= Q(freq=Schedule.Freq.WEEKLY) & (
                 Q(byday="") | Q(byday__regex=rf"(^|,)\s*{code}\s*(,|$)")
             )
-        for name, value, lookup in (("start_time", start, "opens_at__gte"), ("end_time", end, "closes_at__lte")):
+        for name, value, lookup in (
+            ("start_time", start, "opens_at__gte"),
+            ("end_time", end, "closes_at__lte"),
+        ):
             if value:
-                parsed = parse_time(value) if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value) else None
+                parsed = (
+                    parse_time(value) if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value) else None
+                )
                 if parsed is None:
                     errors[name] = [f"{name} must be a time like 09:30."]
                 else:
@@ -626,7 +643,9 @@ def taxonomy(request, id: str):
 
 @open_feed
 def taxonomy_terms(request):
-    queryset = TaxonomyTerm.objects.select_related("taxonomy").order_by("taxonomy__name", "position", "name", "id")
+    queryset = TaxonomyTerm.objects.select_related("taxonomy").order_by(
+        "taxonomy__name", "position", "name", "id"
+    )
     if taxonomy_id := request.GET.get("taxonomy_id", "").strip():
         if _uuid(taxonomy_id) is None:
             raise BadRequest({"taxonomy_id": ["taxonomy_id must be a UUID."]})

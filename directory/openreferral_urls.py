@@ -21,9 +21,13 @@ urlpatterns = [
         name="openreferral-service-at-location",
     ),
     re_path(r"^organizations/?$", openreferral.organizations, name="openreferral-organizations"),
-    re_path(rf"^organizations/{ID}/?$", openreferral.organization, name="openreferral-organization"),
+    re_path(
+        rf"^organizations/{ID}/?$", openreferral.organization, name="openreferral-organization"
+    ),
     re_path(r"^taxonomies/?$", openreferral.taxonomies, name="openreferral-taxonomies"),
     re_path(rf"^taxonomies/{ID}/?$", openreferral.taxonomy, name="openreferral-taxonomy"),
     re_path(r"^taxonomy_terms/?$", openreferral.taxonomy_terms, name="openreferral-taxonomy-terms"),
-    re_path(rf"^taxonomy_terms/{ID}/?$", openreferral.taxonomy_term, name="openreferral-taxonomy-term"),
+    re_path(
+        rf"^taxonomy_terms/{ID}/?$", openreferral.taxonomy_term, name="openreferral-taxonomy-term"
+    ),
 ]

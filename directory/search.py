@@ -50,8 +50,23 @@ _FALSE = {"false", "0", "no", "off", ""}
 
 # Every parameter search_services reads (others, like ``format``, are the caller's business).
 PARAMETERS = (
-    "postcode", "lat", "lng", "radius", "need", "offer", "kind", "q", "free", "access", "age",
-    "language", "open", "day", "time", "page", "page_size",
+    "postcode",
+    "lat",
+    "lng",
+    "radius",
+    "need",
+    "offer",
+    "kind",
+    "q",
+    "free",
+    "access",
+    "age",
+    "language",
+    "open",
+    "day",
+    "time",
+    "page",
+    "page_size",
 )
 
 
@@ -150,8 +165,7 @@ def _terms(errors, name: str, codes: list[str], queryset, what: str) -> list[Tax
     if unknown:
         valid = ", ".join(queryset.values_list("code", flat=True))
         errors[name] = [
-            f"We do not know the {what} {', '.join(repr(u) for u in unknown)}. "
-            f"Use one of: {valid}."
+            f"We do not know the {what} {', '.join(repr(u) for u in unknown)}. Use one of: {valid}."
         ]
         return []
     return [known[c.lower()] for c in dict.fromkeys(codes)]
@@ -245,12 +259,19 @@ def parse_search(params, *, now: dt.datetime | None = None) -> dict:
     errors: dict[str, list[str]] = {}
     query: dict = {"place": _place(errors, params)}
     query["radius"] = _int(
-        errors, "radius", _value(params, "radius"), low=1, high=settings.SEARCH_RADIUS_MAX_M,
-        what="radius (metres)", example=settings.SEARCH_RADIUS_DEFAULT_M,
+        errors,
+        "radius",
+        _value(params, "radius"),
+        low=1,
+        high=settings.SEARCH_RADIUS_MAX_M,
+        what="radius (metres)",
+        example=settings.SEARCH_RADIUS_DEFAULT_M,
     )
     if query["radius"] is None and "radius" not in errors:
         query["radius"] = settings.SEARCH_RADIUS_DEFAULT_M
-    query["needs"] = _terms(errors, "need", _values(params, "need"), TaxonomyTerm.objects.needs(), "need")
+    query["needs"] = _terms(
+        errors, "need", _values(params, "need"), TaxonomyTerm.objects.needs(), "need"
+    )
     query["offers"] = _terms(
         errors, "offer", _values(params, "offer"), TaxonomyTerm.objects.digital_offers(), "offer"
     )
@@ -264,7 +285,9 @@ def parse_search(params, *, now: dt.datetime | None = None) -> dict:
     if free is not None and free.lower() not in _TRUE | _FALSE:
         errors["free"] = ['free must be "true" or "false".']
     query["free"] = free is not None and free.lower() in _TRUE
-    query["age"] = _int(errors, "age", _value(params, "age"), low=0, high=AGE_MAX, what="age (years)", example=40)
+    query["age"] = _int(
+        errors, "age", _value(params, "age"), low=0, high=AGE_MAX, what="age (years)", example=40
+    )
     language = _value(params, "language")
     if language is not None and not re.fullmatch(r"[A-Za-z][A-Za-z ()-]{1,40}", language):
         errors["language"] = [
@@ -274,7 +297,12 @@ def parse_search(params, *, now: dt.datetime | None = None) -> dict:
     query["when"] = _when(errors, params, now)
     query["page"] = _int(errors, "page", _value(params, "page"), low=1, high=10_000, what="page")
     query["page_size"] = _int(
-        errors, "page_size", _value(params, "page_size"), low=1, high=PAGE_SIZE_MAX, what="page_size",
+        errors,
+        "page_size",
+        _value(params, "page_size"),
+        low=1,
+        high=PAGE_SIZE_MAX,
+        what="page_size",
         example=PAGE_SIZE_DEFAULT,
     )
     if errors:
@@ -349,7 +377,9 @@ def _with_details(services, place: Place | None):
     )
 
 
-def next_opening(service: Service, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+def next_opening(
+    service: Service, now: dt.datetime
+) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(opens, closes) of the session running now or, if none, the next one to start; from
     prefetched schedules. Both None when no session starts in the next two months."""
     schedules = list(service.schedules.all())
@@ -368,9 +398,7 @@ def next_opening(service: Service, now: dt.datetime) -> tuple[dt.datetime | None
 
 def cost_summary(service: Service, today: dt.date) -> tuple[bool, str]:
     """(is_free, a short line such as "Free", "£3.00" or "From £2.50")."""
-    options = [
-        o for o in service.cost_options.all() if not (o.valid_to and o.valid_to < today)
-    ]
+    options = [o for o in service.cost_options.all() if not (o.valid_to and o.valid_to < today)]
     amounts = sorted(o.amount for o in options if o.amount is not None and o.amount > 0)
     if not amounts:
         if options or not service.fees:
@@ -404,13 +432,17 @@ def _decorate(service: Service, place: Place | None, now: dt.datetime) -> Servic
         service.distance = None
         service.match = None
     elif service.distance is not None:
-        service.distance = float(service.distance.m if hasattr(service.distance, "m") else service.distance)
+        service.distance = float(
+            service.distance.m if hasattr(service.distance, "m") else service.distance
+        )
     service.needs = [
-        a.taxonomy_term for a in service.attributes.all()
+        a.taxonomy_term
+        for a in service.attributes.all()
         if a.taxonomy_term.taxonomy.slug == "flourish-needs"
     ]
     service.offers = [
-        a.taxonomy_term for a in service.attributes.all()
+        a.taxonomy_term
+        for a in service.attributes.all()
         if a.taxonomy_term.taxonomy.slug == "flourish-digital-inclusion"
     ]
     opens, closes = next_opening(service, now)
@@ -444,8 +476,12 @@ def search_services(params, *, now: dt.datetime | None = None) -> SearchResult:
     last = max(1, math.ceil(total / size))
     if page > last:
         raise SearchError(
-            {"page": [f"{'There is only 1 page' if last == 1 else f'There are only {last} pages'}"
-                      f" of results; ask for page {last} or lower."]}
+            {
+                "page": [
+                    f"{'There is only 1 page' if last == 1 else f'There are only {last} pages'}"
+                    f" of results; ask for page {last} or lower."
+                ]
+            }
         )
     return SearchResult(
         place=query["place"],

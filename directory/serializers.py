@@ -96,8 +96,19 @@ class ResultFeatureSerializer(GeoFeatureModelSerializer):
         geo_field = "point"
         id_field = "id"
         fields = [
-            "id", "name", "kind", "kind_label", "organization", "needs", "cost_summary",
-            "access", "next_opening", "open_now", "address", "distance_m", "match",
+            "id",
+            "name",
+            "kind",
+            "kind_label",
+            "organization",
+            "needs",
+            "cost_summary",
+            "access",
+            "next_opening",
+            "open_now",
+            "address",
+            "distance_m",
+            "match",
         ]
 
     def get_point(self, service):

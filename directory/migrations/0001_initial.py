@@ -12,7 +12,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -21,280 +20,680 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('title', models.CharField(blank=True, max_length=255)),
-                ('email', models.EmailField(blank=True, max_length=254)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("title", models.CharField(blank=True, max_length=255)),
+                ("email", models.EmailField(blank=True, max_length=254)),
             ],
         ),
         migrations.CreateModel(
-            name='Taxonomy',
+            name="Taxonomy",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('uri', models.URLField(blank=True)),
-                ('version', models.CharField(blank=True, max_length=50)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("uri", models.URLField(blank=True)),
+                ("version", models.CharField(blank=True, max_length=50)),
             ],
             options={
-                'verbose_name_plural': 'taxonomies',
-                'ordering': ['name'],
+                "verbose_name_plural": "taxonomies",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_modified', models.DateTimeField(auto_now=True)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('location_type', models.CharField(choices=[('physical', 'Physical'), ('postal', 'Postal'), ('virtual', 'Virtual')], default='physical', max_length=10)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('point', django.contrib.gis.db.models.fields.PointField(blank=True, geography=True, null=True, srid=4326)),
-                ('address_1', models.CharField(blank=True, max_length=255)),
-                ('address_2', models.CharField(blank=True, max_length=255)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('region', models.CharField(blank=True, max_length=100)),
-                ('state_province', models.CharField(blank=True, max_length=100)),
-                ('postal_code', models.CharField(blank=True, max_length=8)),
-                ('country', models.CharField(default='GB', max_length=2)),
-                ('external_identifier', models.CharField(blank=True, max_length=100)),
-                ('external_identifier_type', models.CharField(blank=True, max_length=50)),
-                ('modified_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_modified", models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "location_type",
+                    models.CharField(
+                        choices=[
+                            ("physical", "Physical"),
+                            ("postal", "Postal"),
+                            ("virtual", "Virtual"),
+                        ],
+                        default="physical",
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "point",
+                    django.contrib.gis.db.models.fields.PointField(
+                        blank=True, geography=True, null=True, srid=4326
+                    ),
+                ),
+                ("address_1", models.CharField(blank=True, max_length=255)),
+                ("address_2", models.CharField(blank=True, max_length=255)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("region", models.CharField(blank=True, max_length=100)),
+                ("state_province", models.CharField(blank=True, max_length=100)),
+                ("postal_code", models.CharField(blank=True, max_length=8)),
+                ("country", models.CharField(default="GB", max_length=2)),
+                ("external_identifier", models.CharField(blank=True, max_length=100)),
+                ("external_identifier_type", models.CharField(blank=True, max_length=50)),
+                (
+                    "modified_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Accessibility',
+            name="Accessibility",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('description', models.TextField(blank=True)),
-                ('details', models.TextField(blank=True)),
-                ('url', models.URLField(blank=True)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='accessibility', to='directory.location')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("details", models.TextField(blank=True)),
+                ("url", models.URLField(blank=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="accessibility",
+                        to="directory.location",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'accessibility',
+                "verbose_name_plural": "accessibility",
             },
         ),
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_modified', models.DateTimeField(auto_now=True)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('website', models.URLField(blank=True)),
-                ('uri', models.URLField(blank=True)),
-                ('is_demo', models.BooleanField(default=False, help_text='Fictional demo data.')),
-                ('search_vector', models.GeneratedField(db_persist=True, expression=django.contrib.postgres.search.SearchVector('name', config='english', weight='A'), output_field=django.contrib.postgres.search.SearchVectorField())),
-                ('modified_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_modified", models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("website", models.URLField(blank=True)),
+                ("uri", models.URLField(blank=True)),
+                ("is_demo", models.BooleanField(default=False, help_text="Fictional demo data.")),
+                (
+                    "search_vector",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.contrib.postgres.search.SearchVector(
+                            "name", config="english", weight="A"
+                        ),
+                        output_field=django.contrib.postgres.search.SearchVectorField(),
+                    ),
+                ),
+                (
+                    "modified_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-            },
-        ),
-        migrations.AddField(
-            model_name='location',
-            name='organization',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='locations', to='directory.organization'),
-        ),
-        migrations.CreateModel(
-            name='Service',
-            fields=[
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_modified', models.DateTimeField(auto_now=True)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('url', models.URLField(blank=True)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive'), ('defunct', 'Defunct'), ('temporarily closed', 'Temporarily Closed')], default='active', max_length=20)),
-                ('fees', models.TextField(blank=True)),
-                ('accreditations', models.TextField(blank=True)),
-                ('minimum_age', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('maximum_age', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('assured_date', models.DateField(blank=True, null=True)),
-                ('assurer_email', models.EmailField(blank=True, max_length=254)),
-                ('alert', models.TextField(blank=True)),
-                ('kind', models.CharField(choices=[('community_asset', 'Community group or activity'), ('health_trainer_service', 'Health trainer service'), ('online_centre', 'Online centre (help getting online)')], default='community_asset', max_length=30)),
-                ('access', models.CharField(choices=[('self_referral', 'Refer yourself'), ('referral', 'Needs a referral'), ('drop_in', 'Drop in')], default='self_referral', max_length=20)),
-                ('capacity_available', models.PositiveIntegerField(blank=True, null=True)),
-                ('capacity_maximum', models.PositiveIntegerField(blank=True, null=True)),
-                ('capacity_unit', models.CharField(blank=True, help_text='e.g. places, sessions', max_length=50)),
-                ('is_demo', models.BooleanField(default=False, help_text='Fictional demo data.')),
-                ('search_vector', models.GeneratedField(db_persist=True, expression=django.contrib.postgres.search.CombinedSearchVector(django.contrib.postgres.search.SearchVector('name', config='english', weight='A'), '||', django.contrib.postgres.search.SearchVector('description', config='english', weight='B'), django.contrib.postgres.search.SearchConfig('english')), output_field=django.contrib.postgres.search.SearchVectorField())),
-                ('modified_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='services', to='directory.organization')),
-            ],
-            options={
-                'ordering': ['name'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Phone',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('number', models.CharField(max_length=30)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='directory.contact')),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='directory.location')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='directory.service')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='ListingReport',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(choices=[('closed', 'It has closed or stopped running'), ('details', 'Contact details or address are wrong'), ('times', 'Opening times are wrong'), ('other', 'Something else')], max_length=10)),
-                ('details', models.TextField(blank=True, max_length=2000)),
-                ('email', models.EmailField(blank=True, help_text='Only to ask about the report.', max_length=254)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('resolved', models.BooleanField(default=False)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reports', to='directory.service')),
-            ],
-            options={
-                'ordering': ['-created_at'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Language',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('code', models.CharField(blank=True, help_text='ISO 639-1 or 639-3, e.g. en, ur', max_length=3)),
-                ('note', models.CharField(blank=True, max_length=255)),
-                ('phone', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='languages', to='directory.phone')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='languages', to='directory.service')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='CostOption',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('option', models.CharField(blank=True, max_length=255)),
-                ('amount', models.DecimalField(blank=True, decimal_places=2, max_digits=8, null=True)),
-                ('amount_description', models.CharField(blank=True, max_length=255)),
-                ('valid_from', models.DateField(blank=True, null=True)),
-                ('valid_to', models.DateField(blank=True, null=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cost_options', to='directory.service')),
-            ],
-        ),
-        migrations.AddField(
-            model_name='contact',
-            name='service',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='directory.service'),
-        ),
-        migrations.CreateModel(
-            name='Attribute',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('link_type', models.CharField(blank=True, default='service', max_length=50)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attributes', to='directory.service')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='ServiceArea',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('extent', django.contrib.gis.db.models.fields.MultiPolygonField(blank=True, geography=True, null=True, srid=4326)),
-                ('extent_type', models.CharField(blank=True, default='geojson', max_length=20)),
-                ('postcode_districts', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=4), blank=True, default=list, help_text='Postcode districts served, e.g. SK14, SK15')),
-                ('uri', models.URLField(blank=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='service_areas', to='directory.service')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='ServiceAtLocation',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('description', models.TextField(blank=True)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_at_locations', to='directory.location')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='service_at_locations', to='directory.service')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='Schedule',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('freq', models.CharField(choices=[('WEEKLY', 'Weekly'), ('MONTHLY', 'Monthly')], default='WEEKLY', max_length=7)),
-                ('interval', models.PositiveSmallIntegerField(default=1)),
-                ('byday', models.CharField(blank=True, help_text='e.g. "MO,TH"', max_length=40)),
-                ('bymonthday', models.CharField(blank=True, help_text='e.g. "1,15"', max_length=40)),
-                ('opens_at', models.TimeField(blank=True, null=True)),
-                ('closes_at', models.TimeField(blank=True, null=True)),
-                ('valid_from', models.DateField(blank=True, null=True)),
-                ('valid_to', models.DateField(blank=True, null=True)),
-                ('dtstart', models.DateField(blank=True, null=True)),
-                ('description', models.TextField(blank=True)),
-                ('attending_type', models.CharField(blank=True, max_length=100)),
-                ('notes', models.TextField(blank=True)),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='directory.service')),
-                ('service_at_location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='directory.serviceatlocation')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='TaxonomyTerm',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('code', models.SlugField(help_text='Stable code (the slug used in URLs and the API).')),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('term_uri', models.URLField(blank=True)),
-                ('plain_label', models.CharField(blank=True, max_length=100)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='directory.taxonomyterm')),
-                ('taxonomy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='terms', to='directory.taxonomy')),
-            ],
-            options={
-                'ordering': ['taxonomy', 'position', 'name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='service',
-            name='taxonomy_terms',
-            field=models.ManyToManyField(blank=True, related_name='services', through='directory.Attribute', to='directory.taxonomyterm'),
+            model_name="location",
+            name="organization",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="locations",
+                to="directory.organization",
+            ),
+        ),
+        migrations.CreateModel(
+            name="Service",
+            fields=[
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_modified", models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("url", models.URLField(blank=True)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("inactive", "Inactive"),
+                            ("defunct", "Defunct"),
+                            ("temporarily closed", "Temporarily Closed"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("fees", models.TextField(blank=True)),
+                ("accreditations", models.TextField(blank=True)),
+                ("minimum_age", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("maximum_age", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("assured_date", models.DateField(blank=True, null=True)),
+                ("assurer_email", models.EmailField(blank=True, max_length=254)),
+                ("alert", models.TextField(blank=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("community_asset", "Community group or activity"),
+                            ("health_trainer_service", "Health trainer service"),
+                            ("online_centre", "Online centre (help getting online)"),
+                        ],
+                        default="community_asset",
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "access",
+                    models.CharField(
+                        choices=[
+                            ("self_referral", "Refer yourself"),
+                            ("referral", "Needs a referral"),
+                            ("drop_in", "Drop in"),
+                        ],
+                        default="self_referral",
+                        max_length=20,
+                    ),
+                ),
+                ("capacity_available", models.PositiveIntegerField(blank=True, null=True)),
+                ("capacity_maximum", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "capacity_unit",
+                    models.CharField(blank=True, help_text="e.g. places, sessions", max_length=50),
+                ),
+                ("is_demo", models.BooleanField(default=False, help_text="Fictional demo data.")),
+                (
+                    "search_vector",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.contrib.postgres.search.CombinedSearchVector(
+                            django.contrib.postgres.search.SearchVector(
+                                "name", config="english", weight="A"
+                            ),
+                            "||",
+                            django.contrib.postgres.search.SearchVector(
+                                "description", config="english", weight="B"
+                            ),
+                            django.contrib.postgres.search.SearchConfig("english"),
+                        ),
+                        output_field=django.contrib.postgres.search.SearchVectorField(),
+                    ),
+                ),
+                (
+                    "modified_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="services",
+                        to="directory.organization",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["name"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Phone",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("number", models.CharField(max_length=30)),
+                ("description", models.CharField(blank=True, max_length=255)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="directory.contact",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="directory.location",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="directory.service",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="ListingReport",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("closed", "It has closed or stopped running"),
+                            ("details", "Contact details or address are wrong"),
+                            ("times", "Opening times are wrong"),
+                            ("other", "Something else"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("details", models.TextField(blank=True, max_length=2000)),
+                (
+                    "email",
+                    models.EmailField(
+                        blank=True, help_text="Only to ask about the report.", max_length=254
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("resolved", models.BooleanField(default=False)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reports",
+                        to="directory.service",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-created_at"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Language",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "code",
+                    models.CharField(
+                        blank=True, help_text="ISO 639-1 or 639-3, e.g. en, ur", max_length=3
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=255)),
+                (
+                    "phone",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="languages",
+                        to="directory.phone",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="languages",
+                        to="directory.service",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="CostOption",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("option", models.CharField(blank=True, max_length=255)),
+                (
+                    "amount",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=8, null=True),
+                ),
+                ("amount_description", models.CharField(blank=True, max_length=255)),
+                ("valid_from", models.DateField(blank=True, null=True)),
+                ("valid_to", models.DateField(blank=True, null=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cost_options",
+                        to="directory.service",
+                    ),
+                ),
+            ],
         ),
         migrations.AddField(
-            model_name='attribute',
-            name='taxonomy_term',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attributes', to='directory.taxonomyterm'),
+            model_name="contact",
+            name="service",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="contacts",
+                to="directory.service",
+            ),
+        ),
+        migrations.CreateModel(
+            name="Attribute",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("link_type", models.CharField(blank=True, default="service", max_length=50)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attributes",
+                        to="directory.service",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="ServiceArea",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "extent",
+                    django.contrib.gis.db.models.fields.MultiPolygonField(
+                        blank=True, geography=True, null=True, srid=4326
+                    ),
+                ),
+                ("extent_type", models.CharField(blank=True, default="geojson", max_length=20)),
+                (
+                    "postcode_districts",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=4),
+                        blank=True,
+                        default=list,
+                        help_text="Postcode districts served, e.g. SK14, SK15",
+                    ),
+                ),
+                ("uri", models.URLField(blank=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="service_areas",
+                        to="directory.service",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="ServiceAtLocation",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_at_locations",
+                        to="directory.location",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="service_at_locations",
+                        to="directory.service",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Schedule",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "freq",
+                    models.CharField(
+                        choices=[("WEEKLY", "Weekly"), ("MONTHLY", "Monthly")],
+                        default="WEEKLY",
+                        max_length=7,
+                    ),
+                ),
+                ("interval", models.PositiveSmallIntegerField(default=1)),
+                ("byday", models.CharField(blank=True, help_text='e.g. "MO,TH"', max_length=40)),
+                (
+                    "bymonthday",
+                    models.CharField(blank=True, help_text='e.g. "1,15"', max_length=40),
+                ),
+                ("opens_at", models.TimeField(blank=True, null=True)),
+                ("closes_at", models.TimeField(blank=True, null=True)),
+                ("valid_from", models.DateField(blank=True, null=True)),
+                ("valid_to", models.DateField(blank=True, null=True)),
+                ("dtstart", models.DateField(blank=True, null=True)),
+                ("description", models.TextField(blank=True)),
+                ("attending_type", models.CharField(blank=True, max_length=100)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="schedules",
+                        to="directory.service",
+                    ),
+                ),
+                (
+                    "service_at_location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="schedules",
+                        to="directory.serviceatlocation",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="TaxonomyTerm",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "code",
+                    models.SlugField(help_text="Stable code (the slug used in URLs and the API)."),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("term_uri", models.URLField(blank=True)),
+                ("plain_label", models.CharField(blank=True, max_length=100)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="directory.taxonomyterm",
+                    ),
+                ),
+                (
+                    "taxonomy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="terms",
+                        to="directory.taxonomy",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["taxonomy", "position", "name"],
+            },
+        ),
+        migrations.AddField(
+            model_name="service",
+            name="taxonomy_terms",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="services",
+                through="directory.Attribute",
+                to="directory.taxonomyterm",
+            ),
+        ),
+        migrations.AddField(
+            model_name="attribute",
+            name="taxonomy_term",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="attributes",
+                to="directory.taxonomyterm",
+            ),
         ),
         migrations.AddIndex(
-            model_name='organization',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='directory_o_search__7dea3b_gin'),
+            model_name="organization",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["search_vector"], name="directory_o_search__7dea3b_gin"
+            ),
         ),
         migrations.AddIndex(
-            model_name='servicearea',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['postcode_districts'], name='directory_s_postcod_9f37f0_gin'),
+            model_name="servicearea",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["postcode_districts"], name="directory_s_postcod_9f37f0_gin"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='serviceatlocation',
-            constraint=models.UniqueConstraint(fields=('service', 'location'), name='unique_service_location'),
+            model_name="serviceatlocation",
+            constraint=models.UniqueConstraint(
+                fields=("service", "location"), name="unique_service_location"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='taxonomyterm',
-            constraint=models.UniqueConstraint(fields=('taxonomy', 'code'), name='unique_term_code'),
+            model_name="taxonomyterm",
+            constraint=models.UniqueConstraint(
+                fields=("taxonomy", "code"), name="unique_term_code"
+            ),
         ),
         migrations.AddIndex(
-            model_name='service',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='directory_s_search__39b3e9_gin'),
+            model_name="service",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["search_vector"], name="directory_s_search__39b3e9_gin"
+            ),
         ),
         migrations.AddIndex(
-            model_name='service',
-            index=models.Index(fields=['status', 'kind'], name='directory_s_status_1b6478_idx'),
+            model_name="service",
+            index=models.Index(fields=["status", "kind"], name="directory_s_status_1b6478_idx"),
         ),
         migrations.AddConstraint(
-            model_name='attribute',
-            constraint=models.UniqueConstraint(fields=('service', 'taxonomy_term'), name='unique_service_term'),
+            model_name="attribute",
+            constraint=models.UniqueConstraint(
+                fields=("service", "taxonomy_term"), name="unique_service_term"
+            ),
         ),
     ]

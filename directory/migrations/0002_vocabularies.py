@@ -4,7 +4,9 @@ from django.db import migrations
 def install(apps, schema_editor):
     from directory import vocabularies
 
-    vocabularies.install(apps.get_model("directory", "Taxonomy"), apps.get_model("directory", "TaxonomyTerm"))
+    vocabularies.install(
+        apps.get_model("directory", "Taxonomy"), apps.get_model("directory", "TaxonomyTerm")
+    )
 
 
 class Migration(migrations.Migration):

@@ -78,14 +78,24 @@ def make_service(
     """
     org, _ = Organization.objects.get_or_create(name=organization)
     service = Service.objects.create(
-        organization=org, name=name, description=description, kind=kind, access=access,
-        status=status, minimum_age=minimum_age, maximum_age=maximum_age,
+        organization=org,
+        name=name,
+        description=description,
+        kind=kind,
+        access=access,
+        status=status,
+        minimum_age=minimum_age,
+        maximum_age=maximum_age,
     )
     if at:
         lat, lng = PLACES[at]
         location = Location.objects.create(
-            organization=org, name=f"{name} venue", point=Point(lng, lat, srid=4326),
-            address_1="1 High Street", city="Hyde", postal_code=at,
+            organization=org,
+            name=f"{name} venue",
+            point=Point(lng, lat, srid=4326),
+            address_1="1 High Street",
+            city="Hyde",
+            postal_code=at,
         )
         ServiceAtLocation.objects.create(service=service, location=location)
     if districts is not None:
@@ -102,8 +112,11 @@ def make_service(
         byday, opens, closes = session[:3]
         extra = session[3] if len(session) > 3 else {}
         Schedule.objects.create(
-            service=service, byday=byday, opens_at=dt.time.fromisoformat(opens),
-            closes_at=dt.time.fromisoformat(closes), **extra,
+            service=service,
+            byday=byday,
+            opens_at=dt.time.fromisoformat(opens),
+            closes_at=dt.time.fromisoformat(closes),
+            **extra,
         )
     return service
 
@@ -119,28 +132,54 @@ def london(*args) -> dt.datetime:
 def directory(places):
     """Two services using every part of the model: a walk at a venue, a phone line by area."""
     walks = make_service(
-        "Hyde Health Walks", at="SK14 1PW", description="Gentle walks.", needs=["physical-activity"],
-        price="2.50", languages=[("English", "en"), ("Urdu", "ur")], minimum_age=18,
+        "Hyde Health Walks",
+        at="SK14 1PW",
+        description="Gentle walks.",
+        needs=["physical-activity"],
+        price="2.50",
+        languages=[("English", "en"), ("Urdu", "ur")],
+        minimum_age=18,
         sessions=[("MO,TH", "10:00", "11:30")],
     )
-    walks.url, walks.email, walks.assured_date = "https://walks.example/", "walks@example.org", dt.date(2026, 10, 1)
+    walks.url, walks.email, walks.assured_date = (
+        "https://walks.example/",
+        "walks@example.org",
+        dt.date(2026, 10, 1),
+    )
     walks.save()
     walks.organization.website = "https://trust.example/"
     walks.organization.save()
     sal = walks.service_at_locations.get()
-    Accessibility.objects.create(location=sal.location, description="Step-free", url="https://a.example/")
+    Accessibility.objects.create(
+        location=sal.location, description="Step-free", url="https://a.example/"
+    )
     Phone.objects.create(location=sal.location, number="0161 496 0000")
-    Schedule.objects.create(service_at_location=sal, freq="MONTHLY", bymonthday="1,15",
-                            opens_at=dt.time(14), closes_at=dt.time(16), valid_from=dt.date(2026, 1, 1))
+    Schedule.objects.create(
+        service_at_location=sal,
+        freq="MONTHLY",
+        bymonthday="1,15",
+        opens_at=dt.time(14),
+        closes_at=dt.time(16),
+        valid_from=dt.date(2026, 1, 1),
+    )
     ServiceArea.objects.create(
-        service=walks, name="Hyde", postcode_districts=["SK14"],
+        service=walks,
+        name="Hyde",
+        postcode_districts=["SK14"],
         extent=MultiPolygon(Polygon.from_bbox((-2.10, 53.44, -2.06, 53.46)), srid=4326),
     )
-    contact = Contact.objects.create(service=walks, name="Sam", title="Coordinator", email="sam@example.org")
+    contact = Contact.objects.create(
+        service=walks, name="Sam", title="Coordinator", email="sam@example.org"
+    )
     Phone.objects.create(contact=contact, number="0161 496 0001")
     Phone.objects.create(service=walks, number="0161 496 0002", description="Main line")
     CostOption.objects.create(service=walks, option="concession", amount=Decimal("0"))
-    line = make_service("Tameside Befriending", districts=["SK14", "SK15"], organization="Age Well",
-                        needs=["loneliness"], sessions=[("FR", "22:00", "02:00")])
+    line = make_service(
+        "Tameside Befriending",
+        districts=["SK14", "SK15"],
+        organization="Age Well",
+        needs=["loneliness"],
+        sessions=[("FR", "22:00", "02:00")],
+    )
     Language.objects.create(service=line, name="Polish", code="pl")
     return {"walks": walks, "line": line}

@@ -29,22 +29,49 @@ def outsider(db):
 def inline_management(prefixes):
     data = {}
     for prefix in prefixes:
-        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
-                     f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
     return data
 
 
-SERVICE_INLINES = ["service_at_locations", "schedules", "attributes", "cost_options", "languages",
-                   "service_areas", "contacts", "phones"]
+SERVICE_INLINES = [
+    "service_at_locations",
+    "schedules",
+    "attributes",
+    "cost_options",
+    "languages",
+    "service_areas",
+    "contacts",
+    "phones",
+]
 
 
 def service_form(service, **changes):
     data = {
-        "organization": str(service.organization_id), "name": service.name,
-        "description": service.description, "kind": service.kind, "access": service.access,
-        "status": service.status, "alert": "", "url": "", "email": "", "minimum_age": "",
-        "maximum_age": "", "fees": "", "accreditations": "", "capacity_available": "",
-        "capacity_maximum": "", "capacity_unit": "", "assured_date": "", "assurer_email": "",
+        "organization": str(service.organization_id),
+        "name": service.name,
+        "description": service.description,
+        "kind": service.kind,
+        "access": service.access,
+        "status": service.status,
+        "alert": "",
+        "url": "",
+        "email": "",
+        "minimum_age": "",
+        "maximum_age": "",
+        "fees": "",
+        "accreditations": "",
+        "capacity_available": "",
+        "capacity_maximum": "",
+        "capacity_unit": "",
+        "assured_date": "",
+        "assurer_email": "",
         **inline_management(SERVICE_INLINES),
     }
     data.update(changes)
@@ -53,9 +80,17 @@ def service_form(service, **changes):
 
 class EditorTests:
     def test_the_editors_group_may_do_everything_but_delete(self, db):
-        codenames = set(Group.objects.get(name=EDITORS_GROUP).permissions.values_list("codename", flat=True))
+        codenames = set(
+            Group.objects.get(name=EDITORS_GROUP).permissions.values_list("codename", flat=True)
+        )
 
-        assert {"add_service", "change_service", "view_service", "change_location", "add_schedule"} <= codenames
+        assert {
+            "add_service",
+            "change_service",
+            "view_service",
+            "change_location",
+            "add_schedule",
+        } <= codenames
         assert not {c for c in codenames if c.startswith("delete_")}
 
     def test_an_editor_sees_the_directory(self, client, editor):
@@ -71,12 +106,18 @@ class EditorTests:
         service = make_service("Hyde Walks")
         client.force_login(editor)
 
-        response = client.post(f"{CHANGELIST}{service.pk}/change/",
-                               service_form(service, name="Hyde Health Walks", status="inactive"))
+        response = client.post(
+            f"{CHANGELIST}{service.pk}/change/",
+            service_form(service, name="Hyde Health Walks", status="inactive"),
+        )
 
         assert response.status_code == 302, response.content.decode()[:3000]
         service.refresh_from_db()
-        assert (service.name, service.status, service.modified_by) == ("Hyde Health Walks", "inactive", editor)
+        assert (service.name, service.status, service.modified_by) == (
+            "Hyde Health Walks",
+            "inactive",
+            editor,
+        )
         entry = LogEntry.objects.get(object_id=str(service.pk))
         assert (entry.user, entry.action_flag) == (editor, CHANGE)
 
@@ -84,8 +125,10 @@ class EditorTests:
         service = make_service("Youth Club")
         client.force_login(editor)
 
-        response = client.post(f"{CHANGELIST}{service.pk}/change/",
-                               service_form(service, minimum_age="18", maximum_age="11", email="nope"))
+        response = client.post(
+            f"{CHANGELIST}{service.pk}/change/",
+            service_form(service, minimum_age="18", maximum_age="11", email="nope"),
+        )
 
         assert response.status_code == 200
         page = response.content.decode()
@@ -99,11 +142,18 @@ class EditorTests:
         client.force_login(editor)
 
         page = client.get("/admin/directory/location/add/").content.decode()
-        response = client.post("/admin/directory/location/add/", {
-            "organization": str(org.pk), "location_type": "physical", "name": "Park gates",
-            "postal_code": "sk14 1pw", "country": "GB", "point": "",
-            **inline_management(["accessibility"]),
-        })
+        response = client.post(
+            "/admin/directory/location/add/",
+            {
+                "organization": str(org.pk),
+                "location_type": "physical",
+                "name": "Park gates",
+                "postal_code": "sk14 1pw",
+                "country": "GB",
+                "point": "",
+                **inline_management(["accessibility"]),
+            },
+        )
 
         assert '<script src="/static/leaflet/leaflet.js"' in page and "cdn" not in page.lower()
         assert response.status_code == 302, response.content.decode()[:3000]
@@ -115,15 +165,21 @@ class EditorTests:
     def test_an_editor_cannot_save_a_physical_place_without_a_postcode_or_pin(self, client, editor):
         client.force_login(editor)
 
-        response = client.post("/admin/directory/location/add/", {
-            "location_type": "physical", "name": "Somewhere", "postal_code": "", "country": "GB",
-            "point": "", **inline_management(["accessibility"]),
-        })
+        response = client.post(
+            "/admin/directory/location/add/",
+            {
+                "location_type": "physical",
+                "name": "Somewhere",
+                "postal_code": "",
+                "country": "GB",
+                "point": "",
+                **inline_management(["accessibility"]),
+            },
+        )
 
         assert response.status_code == 200
         assert "Give the postcode (or put a pin on the map)" in response.content.decode()
         assert not Location.objects.exists()
-
 
     def test_the_map_script_is_allowed_by_the_pages_content_security_policy(self, client, editor):
         client.force_login(editor)
@@ -144,7 +200,9 @@ class NoDeletionTests:
         for user in (editor, admin_user):
             client.force_login(user)
             assert client.get(f"{CHANGELIST}{service.pk}/delete/").status_code == 403
-            assert client.post(f"{CHANGELIST}{service.pk}/delete/", {"post": "yes"}).status_code == 403
+            assert (
+                client.post(f"{CHANGELIST}{service.pk}/delete/", {"post": "yes"}).status_code == 403
+            )
             # The only built-in bulk action is delete, so the list has no action menu at all.
             assert client.get(CHANGELIST).context["action_form"] is None
 
@@ -158,7 +216,9 @@ class OutsiderTests:
 
         assert client.get(CHANGELIST).status_code == 403
         assert client.get(f"{CHANGELIST}{service.pk}/change/").status_code == 403
-        response = client.post(f"{CHANGELIST}{service.pk}/change/", service_form(service, name="Hacked"))
+        response = client.post(
+            f"{CHANGELIST}{service.pk}/change/", service_form(service, name="Hacked")
+        )
         assert response.status_code == 403
         service.refresh_from_db()
         assert service.name == "Hyde Walks"

@@ -22,21 +22,41 @@ def record(name="Hyde Walks", **extra) -> dict:
         "name": name,
         "status": "active",
         "description": "Gentle walks.",
-        "organization": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, "org")), "name": "Walkers",
-                         "description": ""},
-        "service_at_locations": [{
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name + "/sal")),
-            "location": {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name + "/loc")),
-                "location_type": "physical",
-                "name": "Park gates",
-                "addresses": [{"id": str(uuid.uuid4()), "address_1": "Park Road", "city": "Hyde",
-                               "state_province": "", "postal_code": "sk141pw", "country": "GB",
-                               "address_type": "physical"}],
-            },
-        }],
-        "schedules": [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, name + "/s")), "freq": "WEEKLY",
-                       "byday": "MO", "opens_at": "10:00", "closes_at": "11:00"}],
+        "organization": {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "org")),
+            "name": "Walkers",
+            "description": "",
+        },
+        "service_at_locations": [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name + "/sal")),
+                "location": {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name + "/loc")),
+                    "location_type": "physical",
+                    "name": "Park gates",
+                    "addresses": [
+                        {
+                            "id": str(uuid.uuid4()),
+                            "address_1": "Park Road",
+                            "city": "Hyde",
+                            "state_province": "",
+                            "postal_code": "sk141pw",
+                            "country": "GB",
+                            "address_type": "physical",
+                        }
+                    ],
+                },
+            }
+        ],
+        "schedules": [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name + "/s")),
+                "freq": "WEEKLY",
+                "byday": "MO",
+                "opens_at": "10:00",
+                "closes_at": "11:00",
+            }
+        ],
     }
     data.update(extra)
     return data
@@ -67,8 +87,16 @@ class ImportOpenReferralTests:
         assert service.schedules.get().byday == "MO"
 
     def test_it_imports_a_page_envelope(self, places, tmp_path):
-        page = {"total_items": 2, "total_pages": 1, "page_number": 1, "size": 2, "first_page": True,
-                "last_page": True, "empty": False, "contents": [record("A"), record("B")]}
+        page = {
+            "total_items": 2,
+            "total_pages": 1,
+            "page_number": 1,
+            "size": 2,
+            "first_page": True,
+            "last_page": True,
+            "empty": False,
+            "contents": [record("A"), record("B")],
+        }
 
         out, _ = run(write(tmp_path, "page.json", json.dumps(page)))
 
@@ -77,7 +105,13 @@ class ImportOpenReferralTests:
 
     def test_it_imports_a_list_and_ndjson(self, places, tmp_path):
         run(write(tmp_path, "list.json", json.dumps([record("A"), record("B")])))
-        out, _ = run(write(tmp_path, "lines.ndjson", "\n".join(json.dumps(r) for r in [record("C"), record("A")])))
+        out, _ = run(
+            write(
+                tmp_path,
+                "lines.ndjson",
+                "\n".join(json.dumps(r) for r in [record("C"), record("A")]),
+            )
+        )
 
         assert "1 created, 1 updated, 0 rejected." in out
         assert Service.objects.count() == 3
@@ -90,7 +124,11 @@ class ImportOpenReferralTests:
 
         assert "0 created, 1 updated" in out
         assert Service.objects.get().description == "Longer walks now."
-        assert (Location.objects.count(), ServiceAtLocation.objects.count(), Schedule.objects.count()) == (1, 1, 1)
+        assert (
+            Location.objects.count(),
+            ServiceAtLocation.objects.count(),
+            Schedule.objects.count(),
+        ) == (1, 1, 1)
 
     def test_it_rejects_bad_records_and_keeps_the_good_ones(self, places, tmp_path):
         records = [
@@ -113,16 +151,23 @@ class ImportOpenReferralTests:
 
     def test_it_never_leaves_a_half_written_service(self, places, tmp_path):
         # The service and its location are valid; its second schedule is not.
-        broken = record("Half", schedules=[
-            {"id": str(uuid.uuid4()), "freq": "WEEKLY", "byday": "MO", "opens_at": "10:00"},
-            {"id": str(uuid.uuid4()), "freq": "YEARLY", "byday": "MO"},
-        ])
+        broken = record(
+            "Half",
+            schedules=[
+                {"id": str(uuid.uuid4()), "freq": "WEEKLY", "byday": "MO", "opens_at": "10:00"},
+                {"id": str(uuid.uuid4()), "freq": "YEARLY", "byday": "MO"},
+            ],
+        )
 
         out, err = run(write(tmp_path, "half.json", json.dumps(broken)))
 
         assert "freq 'YEARLY'" in err
         assert Service.objects.count() == 0
-        assert (Organization.objects.count(), Location.objects.count(), Schedule.objects.count()) == (0, 0, 0)
+        assert (
+            Organization.objects.count(),
+            Location.objects.count(),
+            Schedule.objects.count(),
+        ) == (0, 0, 0)
 
     def test_it_rejects_an_unknown_postcode_without_coordinates(self, places, tmp_path):
         bad = record("Nowhere")
@@ -155,8 +200,10 @@ class ImportOpenReferralTests:
         out, _ = run("https://directory.example/openreferral/services?per_page=1")
 
         assert "2 created" in out
-        assert asked == ["https://directory.example/openreferral/services?per_page=1",
-                         "https://directory.example/openreferral/services?per_page=1&page=2"]
+        assert asked == [
+            "https://directory.example/openreferral/services?per_page=1",
+            "https://directory.example/openreferral/services?per_page=1&page=2",
+        ]
 
     def test_it_says_when_the_source_cannot_be_read(self, db, tmp_path):
         from django.core.management.base import CommandError
@@ -199,7 +246,12 @@ class ImportCsvTests:
 
     def test_it_imports_the_documented_template(self, places):
         out, err = io.StringIO(), io.StringIO()
-        call_command("import_directory_csv", str(REPO / "fixtures" / "directory_template.csv"), stdout=out, stderr=err)
+        call_command(
+            "import_directory_csv",
+            str(REPO / "fixtures" / "directory_template.csv"),
+            stdout=out,
+            stderr=err,
+        )
 
         assert "3 created, 0 updated, 0 rejected." in out.getvalue()
         walk = Service.objects.get(name="Tuesday Health Walk")
@@ -207,7 +259,10 @@ class ImportCsvTests:
         assert (round(location.latitude, 6), round(location.longitude, 6)) == PLACES["SK14 1AA"]
         assert walk.access == "drop_in"
         assert sorted(walk.taxonomy_terms.values_list("code", flat=True)) == [
-            "loneliness", "nature-green-space", "physical-activity"]
+            "loneliness",
+            "nature-green-space",
+            "physical-activity",
+        ]
         library = Service.objects.get(name="Library Digital Help")
         assert library.kind == "online_centre"
         assert library.schedules.count() + library.service_at_locations.get().schedules.count() == 1
@@ -240,7 +295,10 @@ class ImportCsvTests:
         out, err = self.run(text)
 
         assert "2 created, 0 updated, 6 rejected." in out
-        assert sorted(Service.objects.values_list("name", flat=True)) == ["Another Good One", "Good Walk"]
+        assert sorted(Service.objects.values_list("name", flat=True)) == [
+            "Another Good One",
+            "Good Walk",
+        ]
         assert "row 3: rejected 'Bad Need': column needs: unknown happiness" in err
         assert "row 4: rejected 'Bad Postcode': column postcode:" in err
         assert "row 5: rejected: column service_name: is empty; it is required" in err

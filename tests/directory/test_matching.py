@@ -76,7 +76,10 @@ class MatchingRuleTests:
         make_service("Middle", at="SK14 4QH")
 
         assert names(search_services({"postcode": "SK14 1AA"})) == [
-            "Near", "Middle", "Far", "Area only"
+            "Near",
+            "Middle",
+            "Far",
+            "Area only",
         ]
 
     def test_it_never_shows_retired_services(self, places):

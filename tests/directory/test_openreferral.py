@@ -17,7 +17,14 @@ from directory.models import (
 )
 
 # CI puts shared/ beside the clone, as /work/shared is beside /work/main.
-SCHEMAS = Path(__file__).resolve().parents[2] / ".." / "shared" / "standards" / "openreferral-uk-3.0" / "schema"
+SCHEMAS = (
+    Path(__file__).resolve().parents[2]
+    / ".."
+    / "shared"
+    / "standards"
+    / "openreferral-uk-3.0"
+    / "schema"
+)
 
 
 @cache
@@ -26,7 +33,9 @@ def registry() -> Registry:
     resources = []
     for path in [*SCHEMAS.glob("*.json"), *SCHEMAS.glob("compiled/*.json")]:
         name = str(path.relative_to(SCHEMAS))
-        resource = Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT202012)
+        resource = Resource.from_contents(
+            json.loads(path.read_text()), default_specification=DRAFT202012
+        )
         resources.append((name, resource))
     return Registry().with_resources(resources)
 
@@ -79,7 +88,9 @@ class FeedSchemaTests:
         body = client.get(f"/openreferral/services/{directory['walks'].pk}").json()
 
         assert_valid(body, "compiled/service.json")
-        assert body["service_at_locations"][0]["location"]["addresses"][0]["postal_code"] == "SK14 1PW"
+        assert (
+            body["service_at_locations"][0]["location"]["addresses"][0]["postal_code"] == "SK14 1PW"
+        )
         assert body["service_at_locations"][0]["schedules"][0]["freq"] == "MONTHLY"
         assert body["service_areas"][0]["service_area"] == "SK14"
         assert json.loads(body["service_areas"][0]["extent"])["type"] == "MultiPolygon"
@@ -127,7 +138,9 @@ class FeedSchemaTests:
         assert body["total_items"] == 2
 
     def test_it_publishes_one_taxonomy_with_its_terms(self, client, db):
-        body = client.get(f"/openreferral/taxonomies/{vocabularies.taxonomy_id('flourish-needs')}").json()
+        body = client.get(
+            f"/openreferral/taxonomies/{vocabularies.taxonomy_id('flourish-needs')}"
+        ).json()
 
         assert_valid(body, "taxonomy.json")
         assert len(body["taxonomy_terms"]) == len(vocabularies.NEEDS)
@@ -139,7 +152,9 @@ class FeedSchemaTests:
         assert body["total_items"] == len(vocabularies.NEEDS) + len(vocabularies.DIGITAL_OFFERS)
 
     def test_it_publishes_one_taxonomy_term(self, client, db):
-        body = client.get(f"/openreferral/taxonomy_terms/{vocabularies.term_id('flourish-needs', 'food')}").json()
+        body = client.get(
+            f"/openreferral/taxonomy_terms/{vocabularies.term_id('flourish-needs', 'food')}"
+        ).json()
 
         assert_valid(body, "taxonomy_term.json")
         assert body["name"] == "Food"
@@ -148,10 +163,18 @@ class FeedSchemaTests:
 class FeedOpennessTests:
     @pytest.mark.parametrize(
         "path",
-        ["/openreferral/", "/openreferral/services", "/openreferral/services/", "/openreferral/organizations",
-         "/openreferral/taxonomies", "/openreferral/taxonomy_terms", "/openreferral/service_at_locations",
-         "/openreferral/services/not-a-uuid", "/openreferral/services?page=x",
-         "/openreferral/organizations/6f1c1a52-9d0e-4c39-9b8e-3c5a1f0f2a11"],
+        [
+            "/openreferral/",
+            "/openreferral/services",
+            "/openreferral/services/",
+            "/openreferral/organizations",
+            "/openreferral/taxonomies",
+            "/openreferral/taxonomy_terms",
+            "/openreferral/service_at_locations",
+            "/openreferral/services/not-a-uuid",
+            "/openreferral/services?page=x",
+            "/openreferral/organizations/6f1c1a52-9d0e-4c39-9b8e-3c5a1f0f2a11",
+        ],
     )
     def test_it_lets_any_website_read_every_answer(self, client, db, path):
         response = client.get(path)
@@ -160,8 +183,11 @@ class FeedOpennessTests:
         assert response.status_code in (200, 400, 404)
 
     def test_it_answers_a_preflight(self, client, db):
-        response = client.options("/openreferral/services", HTTP_ORIGIN="https://elsewhere.example",
-                                  HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
+        response = client.options(
+            "/openreferral/services",
+            HTTP_ORIGIN="https://elsewhere.example",
+            HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        )
 
         assert response.status_code == 204
         assert response["Access-Control-Allow-Origin"] == "*"
@@ -175,9 +201,14 @@ class FeedOpennessTests:
 
     @pytest.mark.parametrize(
         "path",
-        ["/openreferral/services/6f1c1a52-9d0e-4c39-9b8e-3c5a1f0f2a11", "/openreferral/services/nope",
-         "/openreferral/service_at_locations/nope", "/openreferral/organizations/nope",
-         "/openreferral/taxonomies/nope", "/openreferral/taxonomy_terms/nope"],
+        [
+            "/openreferral/services/6f1c1a52-9d0e-4c39-9b8e-3c5a1f0f2a11",
+            "/openreferral/services/nope",
+            "/openreferral/service_at_locations/nope",
+            "/openreferral/organizations/nope",
+            "/openreferral/taxonomies/nope",
+            "/openreferral/taxonomy_terms/nope",
+        ],
     )
     def test_it_answers_404_for_unknown_ids(self, client, db, path):
         assert client.get(path).status_code == 404
@@ -206,11 +237,15 @@ class FeedQueryTests:
     def test_it_filters_by_day_and_times(self, client, directory):
         assert self.ids(client, day="TH") == ["Hyde Health Walks"]
         assert self.ids(client, day="FR") == ["Tameside Befriending"]
-        assert self.ids(client, day="MO", start_time="09:00", end_time="12:00") == ["Hyde Health Walks"]
+        assert self.ids(client, day="MO", start_time="09:00", end_time="12:00") == [
+            "Hyde Health Walks"
+        ]
         assert self.ids(client, day="MO", start_time="10:30") == []
 
     def test_it_filters_by_modified_after(self, client, directory):
-        Service.objects.filter(pk=directory["line"].pk).update(last_modified=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+        Service.objects.filter(pk=directory["line"].pk).update(
+            last_modified=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+        )
 
         assert self.ids(client, modified_after="2024-01-01T00:00:00Z") == ["Hyde Health Walks"]
 
@@ -220,8 +255,12 @@ class FeedQueryTests:
         assert self.ids(client, organization_id=str(org.pk)) == ["Tameside Befriending"]
 
     def test_it_finds_services_at_locations_near_a_postcode(self, client, directory):
-        near = client.get("/openreferral/service_at_locations", {"postcode": "SK14 1AA", "proximity": "1000"}).json()
-        far = client.get("/openreferral/service_at_locations", {"postcode": "CA1 1AA", "proximity": "1000"}).json()
+        near = client.get(
+            "/openreferral/service_at_locations", {"postcode": "SK14 1AA", "proximity": "1000"}
+        ).json()
+        far = client.get(
+            "/openreferral/service_at_locations", {"postcode": "CA1 1AA", "proximity": "1000"}
+        ).json()
 
         assert [c["service"]["name"] for c in near["contents"]] == ["Hyde Health Walks"]
         assert 600 < near["contents"][0]["proximity"] < 700
@@ -229,8 +268,16 @@ class FeedQueryTests:
 
     @pytest.mark.parametrize(
         "params",
-        [{"page": "0"}, {"per_page": "100000"}, {"taxonomy_term_id": "food"}, {"minimum_age": "old"},
-         {"day": "Funday"}, {"start_time": "morning"}, {"modified_after": "yesterday"}, {"full": "perhaps"}],
+        [
+            {"page": "0"},
+            {"per_page": "100000"},
+            {"taxonomy_term_id": "food"},
+            {"minimum_age": "old"},
+            {"day": "Funday"},
+            {"start_time": "morning"},
+            {"modified_after": "yesterday"},
+            {"full": "perhaps"},
+        ],
     )
     def test_it_refuses_bad_parameters(self, client, db, params):
         response = client.get("/openreferral/services", params)
@@ -251,10 +298,26 @@ class FeedPaginationTests:
         last = client.get("/openreferral/services", {"per_page": "1", "page": "2"}).json()
         beyond = client.get("/openreferral/services", {"per_page": "1", "page": "3"}).json()
 
-        assert {k: first[k] for k in ("total_items", "total_pages", "page_number", "size", "first_page",
-                                      "last_page", "empty")} == {
-            "total_items": 2, "total_pages": 2, "page_number": 1, "size": 1, "first_page": True,
-            "last_page": False, "empty": False}
+        assert {
+            k: first[k]
+            for k in (
+                "total_items",
+                "total_pages",
+                "page_number",
+                "size",
+                "first_page",
+                "last_page",
+                "empty",
+            )
+        } == {
+            "total_items": 2,
+            "total_pages": 2,
+            "page_number": 1,
+            "size": 1,
+            "first_page": True,
+            "last_page": False,
+            "empty": False,
+        }
         assert (last["first_page"], last["last_page"], last["size"]) == (False, True, 1)
         assert first["contents"][0]["id"] != last["contents"][0]["id"]
         assert (beyond["empty"], beyond["contents"], beyond["last_page"]) == (True, [], True)
@@ -262,4 +325,9 @@ class FeedPaginationTests:
     def test_it_pages_an_empty_directory(self, client, db):
         body = client.get("/openreferral/services").json()
 
-        assert (body["total_items"], body["total_pages"], body["empty"], body["last_page"]) == (0, 1, True, True)
+        assert (body["total_items"], body["total_pages"], body["empty"], body["last_page"]) == (
+            0,
+            1,
+            True,
+            True,
+        )

@@ -40,16 +40,27 @@ class OpenNowTests:
         assert open_at(summer) == ["Morning Walk"]
 
     def test_it_follows_monthly_rules_by_day_of_month(self, db):
-        make_service("Carers Cafe", sessions=[("", "10:00", "12:00", {"freq": "MONTHLY", "bymonthday": "1,15"})])
+        make_service(
+            "Carers Cafe",
+            sessions=[("", "10:00", "12:00", {"freq": "MONTHLY", "bymonthday": "1,15"})],
+        )
 
         assert open_at(london(2026, 12, 1, 11, 0)) == ["Carers Cafe"]
         assert open_at(london(2026, 12, 15, 11, 0)) == ["Carers Cafe"]
         assert open_at(london(2026, 12, 2, 11, 0)) == []
 
     def test_it_respects_valid_from_and_valid_to(self, db):
-        make_service("Winter Only", sessions=[
-            ("MO", "10:00", "12:00", {"valid_from": dt.date(2026, 12, 1), "valid_to": dt.date(2027, 2, 28)})
-        ])
+        make_service(
+            "Winter Only",
+            sessions=[
+                (
+                    "MO",
+                    "10:00",
+                    "12:00",
+                    {"valid_from": dt.date(2026, 12, 1), "valid_to": dt.date(2027, 2, 28)},
+                )
+            ],
+        )
 
         assert open_at(london(2026, 11, 30, 11, 0)) == []
         assert open_at(london(2026, 12, 7, 11, 0)) == ["Winter Only"]
@@ -58,8 +69,10 @@ class OpenNowTests:
     def test_it_counts_schedules_held_on_a_service_at_location(self, places):
         service = make_service("Library", at="SK14 1PW")
         Schedule.objects.create(
-            service_at_location=service.service_at_locations.get(), byday="TH",
-            opens_at=dt.time(9), closes_at=dt.time(17),
+            service_at_location=service.service_at_locations.get(),
+            byday="TH",
+            opens_at=dt.time(9),
+            closes_at=dt.time(17),
         )
 
         assert open_at(london(2026, 12, 3, 12, 0)) == ["Library"]
@@ -68,7 +81,9 @@ class OpenNowTests:
 class NextOpeningTests:
     def test_it_gives_the_running_session_across_midnight(self, db):
         service = make_service("Night Line", sessions=[("FR", "22:00", "02:00")])
-        service = Service.objects.prefetch_related("schedules", "service_at_locations").get(pk=service.pk)
+        service = Service.objects.prefetch_related("schedules", "service_at_locations").get(
+            pk=service.pk
+        )
 
         opens, closes = next_opening(service, london(2026, 11, 28, 1, 0))
 
@@ -76,8 +91,12 @@ class NextOpeningTests:
         assert closes == london(2026, 11, 28, 2, 0)
 
     def test_it_gives_the_later_session_of_the_same_day(self, db):
-        service = make_service("Pantry", sessions=[("WE", "10:00", "12:00"), ("WE", "14:00", "16:00")])
-        service = Service.objects.prefetch_related("schedules", "service_at_locations").get(pk=service.pk)
+        service = make_service(
+            "Pantry", sessions=[("WE", "10:00", "12:00"), ("WE", "14:00", "16:00")]
+        )
+        service = Service.objects.prefetch_related("schedules", "service_at_locations").get(
+            pk=service.pk
+        )
 
         opens, _ = next_opening(service, london(2026, 12, 2, 13, 0))
 
@@ -85,6 +104,8 @@ class NextOpeningTests:
 
     def test_it_gives_nothing_without_schedules(self, db):
         service = make_service("Phone line")
-        service = Service.objects.prefetch_related("schedules", "service_at_locations").get(pk=service.pk)
+        service = Service.objects.prefetch_related("schedules", "service_at_locations").get(
+            pk=service.pk
+        )
 
         assert next_opening(service, london(2026, 12, 2, 13, 0)) == (None, None)

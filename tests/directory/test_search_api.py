@@ -15,8 +15,13 @@ def get(client, **params):
 
 @pytest.fixture
 def hyde(places):
-    make_service("Near Walks", at="SK14 1PW", needs=["physical-activity"], price="0",
-                 sessions=[("MO,TU,WE,TH,FR,SA,SU", "00:00", "23:59")])
+    make_service(
+        "Near Walks",
+        at="SK14 1PW",
+        needs=["physical-activity"],
+        price="0",
+        sessions=[("MO,TU,WE,TH,FR,SA,SU", "00:00", "23:59")],
+    )
     make_service("Middle Pantry", at="SK14 4QH", needs=["food"], price="3.50")
     make_service("Far Choir", at="SK15 1AA", needs=["arts-creativity"])
     return places
@@ -29,16 +34,30 @@ class SearchApiTests:
         assert response.status_code == 200
         body = response.json()
         assert body["place"] == {
-            "postcode": "SK14 1AA", "outcode": "SK14", "latitude": 53.451886,
-            "longitude": -2.078805, "precision": "postcode", "approximate": False,
+            "postcode": "SK14 1AA",
+            "outcode": "SK14",
+            "latitude": 53.451886,
+            "longitude": -2.078805,
+            "precision": "postcode",
+            "approximate": False,
             "radius_m": 5000,
         }
         assert body["count"] == 3
         assert [r["name"] for r in body["results"]] == ["Near Walks", "Middle Pantry", "Far Choir"]
         first = body["results"][0]
         assert set(first) >= {
-            "id", "name", "kind", "organization", "short_description", "needs", "cost_summary",
-            "access", "next_opening", "nearest_location", "distance_m", "match",
+            "id",
+            "name",
+            "kind",
+            "organization",
+            "short_description",
+            "needs",
+            "cost_summary",
+            "access",
+            "next_opening",
+            "nearest_location",
+            "distance_m",
+            "match",
         }
         assert first["needs"][0]["slug"] == "physical-activity"
         assert first["cost_summary"] == "Free"
@@ -106,7 +125,9 @@ class SearchApiRefusalTests:
             ({"q": "x" * 201}, "q", "at most 200"),
         ],
     )
-    def test_it_refuses_bad_input_with_a_message_per_field(self, client, places, params, field, words):
+    def test_it_refuses_bad_input_with_a_message_per_field(
+        self, client, places, params, field, words
+    ):
         response = get(client, **params)
 
         assert response.status_code == 400
@@ -162,7 +183,9 @@ class ServiceDetailApiTests:
         assert body["name"] == "Near Walks"
         assert body["organization"]["name"] == "Tameside Community Trust"
         assert body["needs"][0]["slug"] == "physical-activity"
-        assert body["service_at_locations"][0]["location"]["addresses"][0]["postal_code"] == "SK14 1PW"
+        assert (
+            body["service_at_locations"][0]["location"]["addresses"][0]["postal_code"] == "SK14 1PW"
+        )
         assert body["schedules"][0]["byday"] == "MO,TU,WE,TH,FR,SA,SU"
 
     def test_it_answers_404_for_an_unknown_service(self, client, db):
@@ -176,13 +199,21 @@ class VocabularyApiTests:
         needs = client.get("/api/needs/").json()["results"]
 
         assert len(needs) >= 20
-        assert {"slug": "loneliness", "name": "Loneliness and isolation", "label": "Feeling lonely",
-                "description": "Meeting people, friendship, befriending and social groups."} in needs
+        assert {
+            "slug": "loneliness",
+            "name": "Loneliness and isolation",
+            "label": "Feeling lonely",
+            "description": "Meeting people, friendship, befriending and social groups.",
+        } in needs
 
     def test_it_lists_the_kinds(self, client, db):
         kinds = client.get("/api/kinds/").json()["results"]
 
-        assert [k["slug"] for k in kinds] == ["community_asset", "health_trainer_service", "online_centre"]
+        assert [k["slug"] for k in kinds] == [
+            "community_asset",
+            "health_trainer_service",
+            "online_centre",
+        ]
 
     def test_it_lists_the_online_centre_offers(self, client, db):
         offers = client.get("/api/offers/").json()["results"]
@@ -198,6 +229,22 @@ class OpenApiTests:
         operation = response.json()["paths"]["/api/services/"]["get"]
         documented = {p["name"] for p in operation["parameters"]}
         assert documented >= {
-            "postcode", "lat", "lng", "radius", "need", "offer", "kind", "q", "free", "access",
-            "age", "language", "open", "day", "time", "page", "page_size", "format",
+            "postcode",
+            "lat",
+            "lng",
+            "radius",
+            "need",
+            "offer",
+            "kind",
+            "q",
+            "free",
+            "access",
+            "age",
+            "language",
+            "open",
+            "day",
+            "time",
+            "page",
+            "page_size",
+            "format",
         }

@@ -16,8 +16,14 @@ class FilterTests:
         make_service("Debt Advice", at="SK14 1PW", needs=["money-debt"])
 
         assert names({"postcode": "SK14 1AA", "need": "food"}) == ["Pantry"]
-        assert names({"postcode": "SK14 1AA", "need": ["food", "loneliness"]}) == ["Pantry", "Walks"]
-        assert names({"postcode": "SK14 1AA", "need": "food,money-debt"}) == ["Debt Advice", "Pantry"]
+        assert names({"postcode": "SK14 1AA", "need": ["food", "loneliness"]}) == [
+            "Pantry",
+            "Walks",
+        ]
+        assert names({"postcode": "SK14 1AA", "need": "food,money-debt"}) == [
+            "Debt Advice",
+            "Pantry",
+        ]
 
     def test_it_filters_by_kind(self, places):
         make_service("Walks", at="SK14 1PW")
@@ -26,12 +32,18 @@ class FilterTests:
         assert names({"postcode": "SK14 1AA", "kind": "online_centre"}) == ["Library"]
 
     def test_it_filters_online_centres_by_every_offer_asked_for(self, places):
-        make_service("Library", at="SK14 1PW", kind=Service.Kind.ONLINE_CENTRE,
-                     offers=["free-wifi", "nhs-app-help"])
+        make_service(
+            "Library",
+            at="SK14 1PW",
+            kind=Service.Kind.ONLINE_CENTRE,
+            offers=["free-wifi", "nhs-app-help"],
+        )
         make_service("Cafe", at="SK14 1PW", kind=Service.Kind.ONLINE_CENTRE, offers=["free-wifi"])
 
         assert names({"postcode": "SK14 1AA", "offer": "free-wifi"}) == ["Cafe", "Library"]
-        assert names({"postcode": "SK14 1AA", "offer": ["free-wifi", "nhs-app-help"]}) == ["Library"]
+        assert names({"postcode": "SK14 1AA", "offer": ["free-wifi", "nhs-app-help"]}) == [
+            "Library"
+        ]
 
     def test_it_filters_by_words(self, places):
         make_service("Walks", at="SK14 1PW", description="Gentle walking in the park")
@@ -87,24 +99,56 @@ class FilterTests:
 
     def test_it_combines_filters(self, places):
         make_service(
-            "Free Urdu Walks", at="SK14 1PW", needs=["physical-activity"], price="0",
-            languages=[("Urdu", "ur")], access=Service.Access.DROP_IN,
-            sessions=[("MO", "09:00", "12:00")], description="Walking group",
+            "Free Urdu Walks",
+            at="SK14 1PW",
+            needs=["physical-activity"],
+            price="0",
+            languages=[("Urdu", "ur")],
+            access=Service.Access.DROP_IN,
+            sessions=[("MO", "09:00", "12:00")],
+            description="Walking group",
         )
-        make_service("Paid Urdu Walks", at="SK14 1PW", needs=["physical-activity"], price="3",
-                     languages=[("Urdu", "ur")], access=Service.Access.DROP_IN,
-                     sessions=[("MO", "09:00", "12:00")], description="Walking group")
-        make_service("Free English Walks", at="SK14 1PW", needs=["physical-activity"], price="0",
-                     access=Service.Access.DROP_IN, sessions=[("MO", "09:00", "12:00")],
-                     description="Walking group")
-        make_service("Free Urdu Walks, far", at="M1 1AE", needs=["physical-activity"], price="0",
-                     languages=[("Urdu", "ur")], access=Service.Access.DROP_IN,
-                     sessions=[("MO", "09:00", "12:00")], description="Walking group")
+        make_service(
+            "Paid Urdu Walks",
+            at="SK14 1PW",
+            needs=["physical-activity"],
+            price="3",
+            languages=[("Urdu", "ur")],
+            access=Service.Access.DROP_IN,
+            sessions=[("MO", "09:00", "12:00")],
+            description="Walking group",
+        )
+        make_service(
+            "Free English Walks",
+            at="SK14 1PW",
+            needs=["physical-activity"],
+            price="0",
+            access=Service.Access.DROP_IN,
+            sessions=[("MO", "09:00", "12:00")],
+            description="Walking group",
+        )
+        make_service(
+            "Free Urdu Walks, far",
+            at="M1 1AE",
+            needs=["physical-activity"],
+            price="0",
+            languages=[("Urdu", "ur")],
+            access=Service.Access.DROP_IN,
+            sessions=[("MO", "09:00", "12:00")],
+            description="Walking group",
+        )
 
         params = {
-            "postcode": "SK14 1AA", "radius": "5000", "need": "physical-activity", "free": "true",
-            "language": "ur", "access": "drop_in", "open": "now", "q": "walking",
-            "kind": "community_asset", "age": "30",
+            "postcode": "SK14 1AA",
+            "radius": "5000",
+            "need": "physical-activity",
+            "free": "true",
+            "language": "ur",
+            "access": "drop_in",
+            "open": "now",
+            "q": "walking",
+            "kind": "community_asset",
+            "age": "30",
         }
         assert names(params, now=london(2026, 11, 30, 10, 0)) == ["Free Urdu Walks"]
         assert names(params, now=london(2026, 11, 30, 13, 0)) == []
@@ -122,10 +166,17 @@ class FilterTests:
 
 class ResultDetailsTests:
     def test_it_attaches_what_a_result_shows(self, places):
-        make_service("Walks", at="SK14 1PW", needs=["physical-activity", "loneliness"],
-                     price="2.50", sessions=[("TU", "10:00", "11:00")])
+        make_service(
+            "Walks",
+            at="SK14 1PW",
+            needs=["physical-activity", "loneliness"],
+            price="2.50",
+            sessions=[("TU", "10:00", "11:00")],
+        )
 
-        found = search_services({"postcode": "SK14 1AA"}, now=london(2026, 11, 30, 10, 0)).results[0]
+        found = search_services({"postcode": "SK14 1AA"}, now=london(2026, 11, 30, 10, 0)).results[
+            0
+        ]
 
         assert [t.code for t in found.needs] == ["loneliness", "physical-activity"]
         assert found.is_free is False

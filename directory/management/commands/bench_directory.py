@@ -36,14 +36,49 @@ BATCH = 10_000
 BENCH_LOCK = 7_410_318  # any constant; names the advisory lock
 
 ACTIVITIES = [
-    "Walking Group", "Community Pantry", "Men's Shed", "Choir", "Knit and Natter", "Carers Cafe",
-    "Bereavement Group", "Peer Support", "Community Garden", "Stop Smoking Clinic", "Stay and Play",
-    "Job Club", "Housing Advice", "Chair Exercise", "Befriending", "Arts Club", "Volunteer Centre",
-    "Diabetes Support", "Cook and Eat", "Digital Help", "Food Bank", "Money Advice", "Dance Class",
-    "Book Club", "Lunch Club", "Football Club", "Yoga", "Tai Chi", "Parkrun Buddies", "Repair Cafe",
+    "Walking Group",
+    "Community Pantry",
+    "Men's Shed",
+    "Choir",
+    "Knit and Natter",
+    "Carers Cafe",
+    "Bereavement Group",
+    "Peer Support",
+    "Community Garden",
+    "Stop Smoking Clinic",
+    "Stay and Play",
+    "Job Club",
+    "Housing Advice",
+    "Chair Exercise",
+    "Befriending",
+    "Arts Club",
+    "Volunteer Centre",
+    "Diabetes Support",
+    "Cook and Eat",
+    "Digital Help",
+    "Food Bank",
+    "Money Advice",
+    "Dance Class",
+    "Book Club",
+    "Lunch Club",
+    "Football Club",
+    "Yoga",
+    "Tai Chi",
+    "Parkrun Buddies",
+    "Repair Cafe",
 ]
-PLACES_WORDS = ["Community", "Neighbourhood", "Friendly", "Village", "Riverside", "Park",
-                "Library", "Church", "Town", "Valley"]
+PLACES_WORDS = [
+    "Community",
+    "Neighbourhood",
+    "Friendly",
+    "Village",
+    "Riverside",
+    "Park",
+    "Library",
+    "Church",
+    "Town",
+    "Valley",
+]
 QUERY_WORDS = ["walking", "garden", "choir", "advice", "pantry", "yoga", "digital", "support"]
 
 
@@ -81,7 +116,9 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=int, default=100_000)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--queries", type=int, default=200, help="Postcodes to search from")
-        parser.add_argument("--drop", action="store_true", help="Remove the benchmark data and stop")
+        parser.add_argument(
+            "--drop", action="store_true", help="Remove the benchmark data and stop"
+        )
 
     def handle(self, *args, size, seed, queries, drop, **options):
         # Two people running `make bench` at once on one database would seed over each other:
@@ -103,16 +140,25 @@ class Command(BaseCommand):
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(
                 "CREATE TEMP TABLE bench_services ON COMMIT DROP AS "
-                "SELECT id FROM directory_service WHERE organization_id = %s", [BENCH_ORG_ID]
+                "SELECT id FROM directory_service WHERE organization_id = %s",
+                [BENCH_ORG_ID],
             )
-            for table in ("directory_attribute", "directory_schedule", "directory_costoption",
-                          "directory_servicearea"):
-                cur.execute(f"DELETE FROM {table} WHERE service_id IN (SELECT id FROM bench_services)")
+            for table in (
+                "directory_attribute",
+                "directory_schedule",
+                "directory_costoption",
+                "directory_servicearea",
+            ):
+                cur.execute(
+                    f"DELETE FROM {table} WHERE service_id IN (SELECT id FROM bench_services)"
+                )
             cur.execute(
                 "DELETE FROM directory_schedule WHERE service_at_location_id IN (SELECT id FROM "
                 "directory_serviceatlocation WHERE service_id IN (SELECT id FROM bench_services))"
             )
-            cur.execute("DELETE FROM directory_serviceatlocation WHERE service_id IN (SELECT id FROM bench_services)")
+            cur.execute(
+                "DELETE FROM directory_serviceatlocation WHERE service_id IN (SELECT id FROM bench_services)"
+            )
             cur.execute("DELETE FROM directory_service WHERE id IN (SELECT id FROM bench_services)")
             cur.execute("DELETE FROM directory_location WHERE organization_id = %s", [BENCH_ORG_ID])
             cur.execute("DELETE FROM directory_organization WHERE id = %s", [BENCH_ORG_ID])
@@ -124,7 +170,9 @@ class Command(BaseCommand):
         if org is not None and org.description == marker:
             count = Service.objects.filter(organization=org).count()
             if count == size:
-                self.stdout.write(f"Reusing the benchmark directory ({size:,} services, seed {seed}).")
+                self.stdout.write(
+                    f"Reusing the benchmark directory ({size:,} services, seed {seed})."
+                )
                 return
         if org is not None:
             self.stdout.write(f"Benchmark data is for {org.description!r}; replacing it.")
@@ -132,7 +180,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         rng = random.Random(seed)
         needs = [vocabularies.term_id("flourish-needs", code) for code, *_ in vocabularies.NEEDS]
-        offers = [vocabularies.term_id("flourish-digital-inclusion", c) for c, *_ in vocabularies.DIGITAL_OFFERS]
+        offers = [
+            vocabularies.term_id("flourish-digital-inclusion", c)
+            for c, *_ in vocabularies.DIGITAL_OFFERS
+        ]
         with connection.cursor() as cur:
             cur.execute("SELECT count(*) FROM geo_postcode")
             if cur.fetchone()[0] == 0:
@@ -142,7 +193,8 @@ class Command(BaseCommand):
             cur.execute("SELECT setseed(%s)", [(seed % 1000) / 1000])
             cur.execute(
                 "SELECT postcode, outcode, ST_X(point::geometry), ST_Y(point::geometry) "
-                "FROM geo_postcode ORDER BY random() LIMIT %s", [size]
+                "FROM geo_postcode ORDER BY random() LIMIT %s",
+                [size],
             )
             points = cur.fetchall()
         now = timezone.now()
@@ -152,7 +204,9 @@ class Command(BaseCommand):
             )
             for start in range(0, len(points), BATCH):
                 chunk = points[start : start + BATCH]
-                services, locations, sals, attributes, schedules, costs, areas = ([] for _ in range(7))
+                services, locations, sals, attributes, schedules, costs, areas = (
+                    [] for _ in range(7)
+                )
                 for postcode, outcode, lng, lat in chunk:
                     sid = uuid.UUID(int=rng.getrandbits(128), version=4)
                     activity = rng.choice(ACTIVITIES)
@@ -160,74 +214,243 @@ class Command(BaseCommand):
                         ["community_asset", "online_centre", "health_trainer_service"], [90, 8, 2]
                     )[0]
                     chosen = rng.sample(needs, rng.randint(1, 3))
-                    services.append((
-                        now, now, sid, f"{rng.choice(PLACES_WORDS)} {activity} {outcode}",
-                        f"{activity} near {postcode}. Benchmark data, not a real service.",
-                        "", "", "active", "", "", None, None, None, "", "", kind,
-                        rng.choice(["self_referral", "referral", "drop_in"]), None, None, "", False,
-                        None, BENCH_ORG_ID,
-                    ))
+                    services.append(
+                        (
+                            now,
+                            now,
+                            sid,
+                            f"{rng.choice(PLACES_WORDS)} {activity} {outcode}",
+                            f"{activity} near {postcode}. Benchmark data, not a real service.",
+                            "",
+                            "",
+                            "active",
+                            "",
+                            "",
+                            None,
+                            None,
+                            None,
+                            "",
+                            "",
+                            kind,
+                            rng.choice(["self_referral", "referral", "drop_in"]),
+                            None,
+                            None,
+                            "",
+                            False,
+                            None,
+                            BENCH_ORG_ID,
+                        )
+                    )
                     if rng.random() < 0.02:
                         # A borough-wide service: found through its service area, no building.
-                        areas.append((uuid.UUID(int=rng.getrandbits(128), version=4), sid, "", "",
-                                       None, "", "{" + outcode + "}", ""))
+                        areas.append(
+                            (
+                                uuid.UUID(int=rng.getrandbits(128), version=4),
+                                sid,
+                                "",
+                                "",
+                                None,
+                                "",
+                                "{" + outcode + "}",
+                                "",
+                            )
+                        )
                     else:
                         lid = uuid.UUID(int=rng.getrandbits(128), version=4)
-                        locations.append((
-                            now, now, lid, "physical", f"{activity} venue", "",
-                            f"SRID=4326;POINT({lng} {lat})", "1 High Street", "", "", "", "",
-                            "", postcode, "GB", "", None, BENCH_ORG_ID,
-                        ))
+                        locations.append(
+                            (
+                                now,
+                                now,
+                                lid,
+                                "physical",
+                                f"{activity} venue",
+                                "",
+                                f"SRID=4326;POINT({lng} {lat})",
+                                "1 High Street",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                postcode,
+                                "GB",
+                                "",
+                                None,
+                                BENCH_ORG_ID,
+                            )
+                        )
                         sals.append((uuid.UUID(int=rng.getrandbits(128), version=4), sid, lid, ""))
                     for term in chosen + (rng.sample(offers, 3) if kind == "online_centre" else []):
-                        attributes.append((uuid.UUID(int=rng.getrandbits(128), version=4), sid, term, "service"))
+                        attributes.append(
+                            (uuid.UUID(int=rng.getrandbits(128), version=4), sid, term, "service")
+                        )
                     opens = rng.choice([9, 10, 13, 14, 18, 22])
                     for _ in range(rng.choice([1, 1, 2])):
-                        days = ",".join(sorted(rng.sample(WEEKDAYS, rng.randint(1, 3)), key=WEEKDAYS.index))
-                        schedules.append((
-                            uuid.UUID(int=rng.getrandbits(128), version=4), sid, None, "WEEKLY", 1,
-                            days, "", f"{opens:02d}:00", f"{(opens + rng.choice([2, 3, 4])) % 24:02d}:00",
-                            None, None, None, "", "", "",
-                        ))
-                    costs.append((uuid.UUID(int=rng.getrandbits(128), version=4), sid, "",
-                                   rng.choice(["0", "0", "0", "2.50", "4.00"]), "", None, None))
-                _copy(cur, "directory_service", [
-                    "created_at", "last_modified", "id", "name", "description", "url", "email",
-                    "status", "fees", "accreditations", "minimum_age", "maximum_age", "assured_date",
-                    "assurer_email", "alert", "kind", "access", "capacity_available",
-                    "capacity_maximum", "capacity_unit", "is_demo", "modified_by_id", "organization_id",
-                ], services)
-                _copy(cur, "directory_location", [
-                    "created_at", "last_modified", "id", "location_type", "name", "description",
-                    "point", "address_1", "address_2", "city", "region", "state_province",
-                    "external_identifier", "postal_code", "country", "external_identifier_type",
-                    "modified_by_id", "organization_id",
-                ], locations)
-                _copy(cur, "directory_serviceatlocation",
-                      ["id", "service_id", "location_id", "description"], sals)
-                _copy(cur, "directory_attribute",
-                      ["id", "service_id", "taxonomy_term_id", "link_type"], attributes)
-                _copy(cur, "directory_schedule", [
-                    "id", "service_id", "service_at_location_id", "freq", "interval", "byday",
-                    "bymonthday", "opens_at", "closes_at", "valid_from", "valid_to", "dtstart",
-                    "description", "attending_type", "notes",
-                ], schedules)
-                _copy(cur, "directory_costoption", [
-                    "id", "service_id", "option", "amount", "amount_description", "valid_from",
-                    "valid_to",
-                ], costs)
-                _copy(cur, "directory_servicearea", [
-                    "id", "service_id", "name", "description", "extent", "extent_type",
-                    "postcode_districts", "uri",
-                ], areas)
+                        days = ",".join(
+                            sorted(rng.sample(WEEKDAYS, rng.randint(1, 3)), key=WEEKDAYS.index)
+                        )
+                        schedules.append(
+                            (
+                                uuid.UUID(int=rng.getrandbits(128), version=4),
+                                sid,
+                                None,
+                                "WEEKLY",
+                                1,
+                                days,
+                                "",
+                                f"{opens:02d}:00",
+                                f"{(opens + rng.choice([2, 3, 4])) % 24:02d}:00",
+                                None,
+                                None,
+                                None,
+                                "",
+                                "",
+                                "",
+                            )
+                        )
+                    costs.append(
+                        (
+                            uuid.UUID(int=rng.getrandbits(128), version=4),
+                            sid,
+                            "",
+                            rng.choice(["0", "0", "0", "2.50", "4.00"]),
+                            "",
+                            None,
+                            None,
+                        )
+                    )
+                _copy(
+                    cur,
+                    "directory_service",
+                    [
+                        "created_at",
+                        "last_modified",
+                        "id",
+                        "name",
+                        "description",
+                        "url",
+                        "email",
+                        "status",
+                        "fees",
+                        "accreditations",
+                        "minimum_age",
+                        "maximum_age",
+                        "assured_date",
+                        "assurer_email",
+                        "alert",
+                        "kind",
+                        "access",
+                        "capacity_available",
+                        "capacity_maximum",
+                        "capacity_unit",
+                        "is_demo",
+                        "modified_by_id",
+                        "organization_id",
+                    ],
+                    services,
+                )
+                _copy(
+                    cur,
+                    "directory_location",
+                    [
+                        "created_at",
+                        "last_modified",
+                        "id",
+                        "location_type",
+                        "name",
+                        "description",
+                        "point",
+                        "address_1",
+                        "address_2",
+                        "city",
+                        "region",
+                        "state_province",
+                        "external_identifier",
+                        "postal_code",
+                        "country",
+                        "external_identifier_type",
+                        "modified_by_id",
+                        "organization_id",
+                    ],
+                    locations,
+                )
+                _copy(
+                    cur,
+                    "directory_serviceatlocation",
+                    ["id", "service_id", "location_id", "description"],
+                    sals,
+                )
+                _copy(
+                    cur,
+                    "directory_attribute",
+                    ["id", "service_id", "taxonomy_term_id", "link_type"],
+                    attributes,
+                )
+                _copy(
+                    cur,
+                    "directory_schedule",
+                    [
+                        "id",
+                        "service_id",
+                        "service_at_location_id",
+                        "freq",
+                        "interval",
+                        "byday",
+                        "bymonthday",
+                        "opens_at",
+                        "closes_at",
+                        "valid_from",
+                        "valid_to",
+                        "dtstart",
+                        "description",
+                        "attending_type",
+                        "notes",
+                    ],
+                    schedules,
+                )
+                _copy(
+                    cur,
+                    "directory_costoption",
+                    [
+                        "id",
+                        "service_id",
+                        "option",
+                        "amount",
+                        "amount_description",
+                        "valid_from",
+                        "valid_to",
+                    ],
+                    costs,
+                )
+                _copy(
+                    cur,
+                    "directory_servicearea",
+                    [
+                        "id",
+                        "service_id",
+                        "name",
+                        "description",
+                        "extent",
+                        "extent_type",
+                        "postcode_districts",
+                        "uri",
+                    ],
+                    areas,
+                )
                 done = start + len(chunk)
                 self.stdout.write(
                     f"  seeded {done:,}/{len(points):,} services ({time.perf_counter() - started:.0f} s)"
                 )
         with connection.cursor() as cur:
-            for table in ("directory_service", "directory_location", "directory_serviceatlocation",
-                          "directory_attribute", "directory_schedule", "directory_costoption",
-                          "directory_servicearea"):
+            for table in (
+                "directory_service",
+                "directory_location",
+                "directory_serviceatlocation",
+                "directory_attribute",
+                "directory_schedule",
+                "directory_costoption",
+                "directory_servicearea",
+            ):
                 cur.execute(f"ANALYZE {table}")
         self.stdout.write(
             f"Seeded {len(points):,} benchmark services at random real postcodes (seed {seed}) in "
@@ -269,16 +492,28 @@ class Command(BaseCommand):
             for label, extra, raw in scenarios:
                 api, floor, page = [], [], []
                 for postcode, need, word in cases[:3]:  # warm caches and connections
-                    params = {"postcode": postcode, "radius": 5000, "page_size": 20, **extra(postcode, need, word)}
+                    params = {
+                        "postcode": postcode,
+                        "radius": 5000,
+                        "page_size": 20,
+                        **extra(postcode, need, word),
+                    }
                     client.get("/api/services/", params)
                     raw(postcode, need, word, now)
                 for postcode, need, word in cases:
-                    params = {"postcode": postcode, "radius": 5000, "page_size": 20, **extra(postcode, need, word)}
+                    params = {
+                        "postcode": postcode,
+                        "radius": 5000,
+                        "page_size": 20,
+                        **extra(postcode, need, word),
+                    }
                     started = time.perf_counter()
                     response = client.get("/api/services/", params)
                     api.append((time.perf_counter() - started) * 1000)
                     if response.status_code != 200:
-                        self.stderr.write(f"  {params}: {response.status_code} {response.content[:200]!r}")
+                        self.stderr.write(
+                            f"  {params}: {response.status_code} {response.content[:200]!r}"
+                        )
                     started = time.perf_counter()
                     raw(postcode, need, word, now)
                     floor.append((time.perf_counter() - started) * 1000)
@@ -287,8 +522,11 @@ class Command(BaseCommand):
                         client.get(page_url, params)
                         page.append((time.perf_counter() - started) * 1000)
                 rows.append((label, api, floor, page))
-        self.stdout.write(f"{'search':30} {'API median':>11} {'API p95':>8} {'raw median':>11} "
-                          f"{'raw p95':>8} {'ratio':>6}" + (f" {'page median':>12} {'page p95':>9}" if page_url else ""))
+        self.stdout.write(
+            f"{'search':30} {'API median':>11} {'API p95':>8} {'raw median':>11} "
+            f"{'raw p95':>8} {'ratio':>6}"
+            + (f" {'page median':>12} {'page p95':>9}" if page_url else "")
+        )
         for label, api, floor, page in rows:
             (am, ap), (rm, rp) = _stats(api), _stats(floor)
             line = f"{label:30} {am:11.1f} {ap:8.1f} {rm:11.1f} {rp:8.1f} {am / rm:5.1f}x"
@@ -299,14 +537,18 @@ class Command(BaseCommand):
             verdict = "within" if am <= 10 * rm else "NOT within"
             self.stdout.write(f"{'':30} API median is {verdict} 10x the raw query.")
         if not page_url:
-            self.stdout.write("(No URL named directory-search yet: the HTML search page was not timed.)")
+            self.stdout.write(
+                "(No URL named directory-search yet: the HTML search page was not timed.)"
+            )
         self.explain(cases[0][0], cases[0][1], now)
 
     def explain(self, postcode: str, need: str, now) -> None:
         query = parse_search({"postcode": postcode, "radius": "5000", "need": need}, now=now)
         services = search_queryset(query)
         plan = services[:20].explain()
-        self.stdout.write(f"\nEXPLAIN of the API's search query (postcode {postcode}, need {need}):")
+        self.stdout.write(
+            f"\nEXPLAIN of the API's search query (postcode {postcode}, need {need}):"
+        )
         self.stdout.write(plan)
         # Nearest-first as the ORM writes it (GeometryDistance emits <->), from the place's point.
         knn = (
@@ -314,7 +556,9 @@ class Command(BaseCommand):
             .order_by(GeometryDistance("point", query["place"].point))[:20]
             .explain()
         )
-        self.stdout.write("\nEXPLAIN of nearest-first locations (order_by(GeometryDistance) = ORDER BY point <-> place LIMIT 20):")
+        self.stdout.write(
+            "\nEXPLAIN of nearest-first locations (order_by(GeometryDistance) = ORDER BY point <-> place LIMIT 20):"
+        )
         self.stdout.write(knn)
         gist_radius = "directory_location_point" in plan
         gist_knn = "Index Scan using directory_location_point" in knn and "Sort" not in knn
@@ -378,14 +622,21 @@ class Command(BaseCommand):
                          WHERE sc.service_id = s.id AND {open})
                  OR EXISTS (SELECT 1 FROM directory_schedule sc
                             JOIN directory_serviceatlocation sl ON sl.id = sc.service_at_location_id
-                            WHERE sl.service_id = s.id AND {open}))""".replace("{open}", """
+                            WHERE sl.service_id = s.id AND {open}))""".replace(
+                "{open}",
+                """
                 sc.freq = 'WEEKLY'
                 AND ((sc.byday ~ %(day)s AND sc.opens_at <= %(time)s
                       AND (sc.closes_at > %(time)s OR sc.closes_at <= sc.opens_at))
                   OR (sc.byday ~ %(yesterday)s AND sc.closes_at <= sc.opens_at
-                      AND sc.closes_at > %(time)s))"""),
-            {"postcode": postcode, "day": rf"(^|,){day}(,|$)",
-             "yesterday": rf"(^|,){yesterday}(,|$)", "time": local.time()},
+                      AND sc.closes_at > %(time)s))""",
+            ),
+            {
+                "postcode": postcode,
+                "day": rf"(^|,){day}(,|$)",
+                "yesterday": rf"(^|,){yesterday}(,|$)",
+                "time": local.time(),
+            },
         )
 
     def raw_text(self, postcode, need, word, now):
@@ -395,4 +646,3 @@ class Command(BaseCommand):
             "AND o.search_vector @@ websearch_to_tsquery('english', %(q)s)))",
             {"postcode": postcode, "q": word},
         )
-

@@ -21,5 +21,7 @@ class Command(BaseCommand):
         with handle:
             report = import_directory_csv(handle)
         for outcome in report.outcomes:
-            (self.stderr if outcome.action in ("rejected", "warning") else self.stdout).write(str(outcome))
+            (self.stderr if outcome.action in ("rejected", "warning") else self.stdout).write(
+                str(outcome)
+            )
         self.stdout.write(self.style.SUCCESS(report.summary))
