@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.gis.db.models.functions import GeometryDistance
-from django.db.models import Count, F, OuterRef, Prefetch, Subquery, Window
+from django.db.models import Count, F, Prefetch, Window
 from django.utils import timezone
 
 from directory.models import (
@@ -351,14 +350,6 @@ def search_queryset(query: dict):
 
 def _with_details(services, place: Place | None):
     """Load what a result shows, in a fixed number of queries whatever the page size."""
-    if place is not None:
-        # The location nearest the place, picked through the GiST index (<->).
-        nearest = (
-            ServiceAtLocation.objects.filter(service=OuterRef("pk"), location__point__isnull=False)
-            .order_by(GeometryDistance("location__point", place.point))
-            .values("location_id")[:1]
-        )
-        services = services.annotate(nearest_location_id=Subquery(nearest))
     return services.select_related("organization").prefetch_related(
         Prefetch(
             "attributes",
@@ -418,14 +409,26 @@ def _money(amount: Decimal) -> str:
     return f"£{amount:,.2f}"
 
 
+def _metres(place: Place, latitude: float, longitude: float) -> float:
+    """Great-circle distance; enough to tell a service's venues apart by nearness."""
+    lat1, lng1, lat2, lng2 = map(
+        math.radians, (place.latitude, place.longitude, latitude, longitude)
+    )
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
 def _decorate(service: Service, place: Place | None, now: dt.datetime) -> Service:
     locations = [sal.location for sal in service.service_at_locations.all()]
-    nearest = None
-    wanted = getattr(service, "nearest_location_id", None)
-    if wanted is not None:
-        nearest = next((loc for loc in locations if loc.pk == wanted), None)
-    if nearest is None:
-        physical = [loc for loc in locations if loc.point is not None]
+    physical = [loc for loc in locations if loc.point is not None]
+    if place is not None and physical:
+        # The handful of venues of one service: nearest picked here rather than by another
+        # subquery per row (the database already gave ``distance`` to the nearest one).
+        nearest = min(physical, key=lambda loc: _metres(place, loc.latitude, loc.longitude))
+    else:
         nearest = min(physical or locations, key=lambda loc: (loc.name, str(loc.pk)), default=None)
     service.nearest_location = nearest
     if place is None:

@@ -17,15 +17,15 @@ def short(text: str, length: int = SHORT_DESCRIPTION_LENGTH) -> str:
     return text[: length - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
 
-class TermSerializer(serializers.ModelSerializer):
+class TermSerializer(serializers.Serializer):
+    """A need or an offer: its slug (what ``need=``/``offer=`` take) and plain-language label."""
+
     slug = serializers.CharField(source="code")
+    name = serializers.CharField()
     label = serializers.SerializerMethodField()
+    description = serializers.CharField()
 
-    class Meta:
-        model = TaxonomyTerm
-        fields = ["slug", "name", "label", "description"]
-
-    def get_label(self, term) -> str:
+    def get_label(self, term: TaxonomyTerm) -> str:
         return term.plain_label or term.name
 
 
