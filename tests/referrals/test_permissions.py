@@ -3,6 +3,7 @@ trainer from another practice and team. Each cell is asserted."""
 
 import pytest
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 ROLES = [
     "anonymous",
@@ -246,15 +247,16 @@ class ApiPermissionTests:
         if role == "anonymous":
             assert response["WWW-Authenticate"] == "Token"
 
+
+@pytest.mark.parametrize("role", [role for role in ROLES if role != "anonymous"])
+@pytest.mark.parametrize(
+    ("method", "name", "with_pk", "data", "expected"), API, ids=[f"{m} {n}" for m, n, *_ in API]
+)
+class ApiTokenPermissionTests:
     def test_it_answers_the_same_with_a_token(
         self, client, world, role, method, name, with_pk, data, expected
     ):
-        user = world.user(role)
-        if user is None:
-            pytest.skip("anonymous has no token")
-        from rest_framework.authtoken.models import Token
-
-        token = Token.objects.create(user=user)
+        token = Token.objects.create(user=world.user(role))
         name, prepared = _prepare(world, name)
         body = prepared or (data(world) if callable(data) else data)
         url = reverse(name, args=[world.referral.pk] if with_pk else [])
