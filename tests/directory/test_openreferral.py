@@ -69,6 +69,9 @@ class FeedSchemaTests:
     def test_it_says_what_it_is(self, client, db):
         body = client.get("/openreferral/").json()
 
+        openapi = json.loads((SCHEMAS / "openapi.json").read_text())
+        schema = openapi["paths"]["/"]["get"]["responses"]["200"]["content"]["application/json"]
+        Draft202012Validator(schema["schema"], format_checker=FormatChecker()).validate(body)
         assert body["version"] == "HSDS-UK-3.0"
         assert body["openapi_url"].startswith("https://")
         assert "profile" in body
@@ -262,6 +265,7 @@ class FeedQueryTests:
             "/openreferral/service_at_locations", {"postcode": "CA1 1AA", "proximity": "1000"}
         ).json()
 
+        assert_page(near, "compiled/service_at_location_list.json")
         assert [c["service"]["name"] for c in near["contents"]] == ["Hyde Health Walks"]
         assert 600 < near["contents"][0]["proximity"] < 700
         assert far["total_items"] == 0
