@@ -67,6 +67,21 @@ def _acting(request, pk) -> Referral:
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    extra_context = {"session_minutes": settings.SESSION_COOKIE_AGE // 60}
+
+    def get_default_redirect_url(self) -> str:
+        """Straight to the work: a trainer's queue, a clinician's referrals, a manager's figures
+        (a ``next`` parameter still wins)."""
+        user = self.request.user
+        if permissions.is_trainer(user):
+            return reverse("referrals-queue")
+        if permissions.is_clinician(user):
+            return reverse("referrals-list")
+        if permissions.is_manager(user):
+            return reverse("referrals-report")
+        if user.is_staff:
+            return reverse("admin:index")
+        return super().get_default_redirect_url()
 
 
 class LogoutView(auth_views.LogoutView):

@@ -28,6 +28,19 @@ class LoginTests:
         client.post(reverse("logout"))
         assert client.get(reverse("referrals-queue")).status_code == 302
 
+    @pytest.mark.parametrize(
+        ("username", "page"),
+        [
+            ("trainer", "referrals-queue"),
+            ("clinician", "referrals-list"),
+            ("manager", "referrals-report"),
+            ("outsider", "home"),
+        ],
+    )
+    def test_it_takes_each_role_to_its_work_after_signing_in(self, client, world, username, page):
+        response = client.post(reverse("login"), {"username": username, "password": PASSWORD})
+        assert response["Location"] == reverse(page)
+
     def test_it_shows_an_error_summary_for_a_wrong_password(self, client, world):
         response = client.post(
             reverse("login"), {"username": "trainer", "password": "nope-nope-nope"}
