@@ -308,13 +308,17 @@ class ReferralQuerySet(models.QuerySet):
     def visible_to(self, user):
         """The one read rule: clinicians see their practices' referrals, trainers and leads their
         teams'; nobody else sees any (managers get aggregates elsewhere, never rows)."""
-        rule = Q(pk__in=[])
+        rules = []
+        # Subqueries, not joins: no duplicate rows, and select_for_update() still works.
         if permissions.is_clinician(user):
-            rule |= Q(practice__in=Practice.objects.filter(memberships__user=user))
+            rules.append(Q(practice__in=Practice.objects.filter(memberships__user=user)))
         if permissions.is_trainer(user):
-            rule |= Q(team__in=Team.objects.filter(memberships__user=user))
-        if not permissions.in_care_team(user):
+            rules.append(Q(team__in=Team.objects.filter(memberships__user=user)))
+        if not rules:
             return self.none()
+        rule = rules[0]
+        for other in rules[1:]:
+            rule |= other
         return self.filter(rule)
 
     def open(self):

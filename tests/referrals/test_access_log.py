@@ -100,3 +100,16 @@ class AccessLogAdminTests:
         world.editor.save()
         client.force_login(world.editor)
         assert client.get(reverse("admin:referrals_accesslog_changelist")).status_code == 403
+
+
+class AppendOnlyTests:
+    def test_it_refuses_to_update_or_delete_a_row_in_the_database(self, client, world):
+        from django.db import DatabaseError, transaction
+
+        client.force_login(world.trainer)
+        client.get(reverse("referrals-detail", args=[world.referral.pk]))
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            AccessLog.objects.update(ip_address="198.51.100.1")
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            AccessLog.objects.all().delete()
+        assert AccessLog.objects.get().ip_address == "127.0.0.1"
