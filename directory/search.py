@@ -333,7 +333,7 @@ def search_queryset(query: dict):
     if query["language"]:
         services = services.speaking(query["language"])
     if query["when"] is not None:
-        services = services.open_at(query["when"])
+        services = services.open_at(query["when"], nationwide=place is None)
     if query["q"]:
         services = services.matching_text(query["q"])
     if place is not None:
@@ -471,11 +471,19 @@ def search_services(params, *, now: dt.datetime | None = None) -> SearchResult:
     now = query["now"]
     services = search_queryset(query)
     page, size = query["page"], query["page_size"]
-    # The total comes with the page (COUNT(*) OVER ()), saving a second run of the whole search;
-    # only a page past the end needs a separate count, to say how many pages there are.
-    counted = services.annotate(total_count=Window(Count("pk")))
-    rows = list(_with_details(counted, query["place"])[(page - 1) * size : page * size])
-    total = rows[0].total_count if rows else (0 if page == 1 else services.count())
+    window = slice((page - 1) * size, page * size)
+    if query["place"] is not None or query["q"]:
+        # Every match is ranked by distance or relevance anyway, so the total comes with the
+        # page (COUNT(*) OVER ()) rather than from a second run of the search; only a page past
+        # the end needs a separate count, to say how many pages there are.
+        counted = services.annotate(total_count=Window(Count("pk")))
+        rows = list(_with_details(counted, query["place"])[window])
+        total = rows[0].total_count if rows else (0 if page == 1 else services.count())
+    else:
+        # By name across the whole country: the page comes straight off the name index and
+        # the count is a separate, cheaper query.
+        total = services.count()
+        rows = list(_with_details(services, None)[window]) if total else []
     last = max(1, math.ceil(total / size))
     if page > last:
         raise SearchError(

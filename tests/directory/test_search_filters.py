@@ -1,6 +1,8 @@
 """Each search filter alone, then combined."""
 
-from directory.models import Service
+import datetime as dt
+
+from directory.models import Schedule, Service
 from directory.search import search_services
 from tests.directory.conftest import london, make_service
 
@@ -89,6 +91,24 @@ class FilterTests:
 
         monday_10am = london(2026, 11, 30, 10, 0)
         assert names({"postcode": "SK14 1AA", "open": "now"}, now=monday_10am) == ["Monday Morning"]
+
+    def test_it_filters_by_open_now_across_the_country(self, places):
+        make_service("Carlisle Monday", at="CA1 1AA", sessions=[("MO", "09:00", "12:00")])
+        make_service("Sheffield Sunday Night", at="S7 1AA", sessions=[("SU", "22:00", "02:00")])
+        service = make_service("Library Monday", at="SK14 1PW")
+        Schedule.objects.create(
+            service_at_location=service.service_at_locations.get(),
+            byday="MO",
+            opens_at=dt.time(9),
+            closes_at=dt.time(17),
+        )
+        make_service("Tuesday", at="SK14 1PW", sessions=[("TU", "09:00", "12:00")])
+
+        assert names({"open": "now"}, now=london(2026, 11, 30, 10, 0)) == [
+            "Carlisle Monday",
+            "Library Monday",
+        ]
+        assert names({"open": "now"}, now=london(2026, 11, 30, 1, 0)) == ["Sheffield Sunday Night"]
 
     def test_it_filters_by_day_and_time(self, places):
         make_service("Monday Morning", at="SK14 1PW", sessions=[("MO", "09:00", "12:00")])
