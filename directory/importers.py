@@ -408,6 +408,10 @@ def _service_area(item: dict, service: Service, n: int) -> None:
         if area.extent is None:
             raise RecordError("service area extent is not a GeoJSON polygon")
         area.extent_type = "geojson"
+    if not area.postcode_districts and area.extent is None:
+        # A named area we cannot place ("Tameside") would hide the service from every radius
+        # search (an area that covers nowhere); leave it out so the service stays findable.
+        return
     _save(area)
 
 

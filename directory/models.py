@@ -531,6 +531,12 @@ class CostOption(models.Model):
     valid_from = models.DateField(null=True, blank=True)
     valid_to = models.DateField(null=True, blank=True)
 
+    def clean(self):
+        if self.amount is not None and self.amount < 0:
+            raise ValidationError({"amount": "A cost cannot be negative; use 0 for free."})
+        if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
+            raise ValidationError({"valid_to": "The end date is before the start date."})
+
 
 class Contact(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -589,6 +595,26 @@ class ServiceArea(models.Model):
 
     class Meta:
         indexes = [GinIndex(fields=["postcode_districts"])]
+
+    def clean(self):
+        from geo import postcodes
+
+        districts = []
+        for text in self.postcode_districts:
+            try:
+                parsed = postcodes.parse(text)
+            except postcodes.InvalidPostcode:
+                parsed = None
+            if parsed is None or parsed.postcode:
+                raise ValidationError(
+                    {"postcode_districts": f"{text!r} is not a postcode district, like SK14."}
+                )
+            districts.append(parsed.outcode)
+        self.postcode_districts = list(dict.fromkeys(districts))
+        if not districts and self.extent is None:
+            raise ValidationError(
+                "Give the postcode districts served, or draw the area on the map."
+            )
 
 
 class Attribute(models.Model):
