@@ -19,6 +19,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, FloatField, OuterRef, Q, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 NEEDS_TAXONOMY = "flourish-needs"
@@ -424,7 +425,8 @@ class ServiceAtLocation(models.Model):
 
 
 class Schedule(models.Model):
-    """A recurring opening (RFC 5545 style, as HSDS): WEEKLY on ``byday`` or MONTHLY on
+    """A recurring opening (RFC 5545 style, as HSDS): WEEKLY on ``byday`` (every ``interval``
+    weeks counted from the week of ``dtstart``, so 2 is fortnightly) or MONTHLY on
     ``bymonthday``, from ``opens_at`` to ``closes_at`` (a close before the open runs past
     midnight)."""
 
@@ -478,14 +480,26 @@ class Schedule(models.Model):
     def runs_on_q(day: dt.date) -> Q:
         """A Q for schedules whose rule has a session starting on ``day``."""
         weekday = WEEKDAYS[day.weekday()]
+        monday = day - dt.timedelta(days=day.weekday())
+        # Raw SQL: the ORM's date - date gives an interval, and RFC 5545's INTERVAL needs the
+        # whole weeks from the week of dtstart (weeks start on Monday) to this one.
+        in_step = RawSQL(
+            "((%s::date - (dtstart - (EXTRACT(ISODOW FROM dtstart)::int - 1))) / 7)"
+            ' %% "interval" = 0',
+            [monday],
+            output_field=models.BooleanField(),
+        )
         return (
             (Q(valid_from__isnull=True) | Q(valid_from__lte=day))
             & (Q(valid_to__isnull=True) | Q(valid_to__gte=day))
+            & (Q(dtstart__isnull=True) | Q(dtstart__lte=day))
             & Q(opens_at__isnull=False)
             & (
                 # A substring test, not a regex: day codes are two letters between commas, so
                 # "MO" is found only where Monday is listed, and LIKE is many times cheaper.
-                Q(freq=Schedule.Freq.WEEKLY) & (Q(byday="") | Q(byday__contains=weekday))
+                Q(freq=Schedule.Freq.WEEKLY)
+                & (Q(byday="") | Q(byday__contains=weekday))
+                & (Q(interval__lte=1) | Q(dtstart__isnull=True) | Q(in_step))
                 | Q(freq=Schedule.Freq.MONTHLY)
                 & Q(bymonthday__regex=rf"(^|,)\s*0?{day.day}\s*(,|$)")
             )
@@ -497,11 +511,18 @@ class Schedule(models.Model):
             return False
         if (self.valid_from and day < self.valid_from) or (self.valid_to and day > self.valid_to):
             return False
+        if self.dtstart and day < self.dtstart:
+            return False
         if self.freq == Schedule.Freq.MONTHLY:
             days = {int(d) for d in re.findall(r"-?\d+", self.bymonthday)}
             return day.day in days
         codes = {c.strip().upper() for c in self.byday.split(",") if c.strip()}
-        return not codes or WEEKDAYS[day.weekday()] in codes
+        if codes and WEEKDAYS[day.weekday()] not in codes:
+            return False
+        if self.interval > 1 and self.dtstart:
+            first_monday = self.dtstart - dt.timedelta(days=self.dtstart.weekday())
+            return ((day - first_monday).days // 7) % self.interval == 0
+        return True
 
     def sessions(self, start: dt.date, days: int):
         """(opens, closes) aware datetimes in Europe/London for sessions starting on the

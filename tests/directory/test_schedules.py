@@ -66,6 +66,18 @@ class OpenNowTests:
         assert open_at(london(2026, 12, 7, 11, 0)) == ["Winter Only"]
         assert open_at(london(2027, 3, 1, 11, 0)) == []
 
+    def test_it_follows_a_fortnightly_rule_from_its_start(self, db):
+        make_service(
+            "Every Other Tuesday",
+            sessions=[("TU", "10:00", "12:00", {"interval": 2, "dtstart": dt.date(2026, 12, 1)})],
+        )
+
+        assert open_at(london(2026, 11, 24, 11, 0)) == []  # before it starts
+        assert open_at(london(2026, 12, 1, 11, 0)) == ["Every Other Tuesday"]
+        assert open_at(london(2026, 12, 8, 11, 0)) == []
+        assert open_at(london(2026, 12, 15, 11, 0)) == ["Every Other Tuesday"]
+        assert open_at(london(2026, 12, 29, 11, 0)) == ["Every Other Tuesday"]
+
     def test_it_counts_schedules_held_on_a_service_at_location(self, places):
         service = make_service("Library", at="SK14 1PW")
         Schedule.objects.create(
@@ -101,6 +113,19 @@ class NextOpeningTests:
         opens, _ = next_opening(service, london(2026, 12, 2, 13, 0))
 
         assert opens == london(2026, 12, 2, 14, 0)
+
+    def test_it_skips_the_off_week_of_a_fortnightly_rule(self, db):
+        service = make_service(
+            "Every Other Tuesday",
+            sessions=[("TU", "10:00", "12:00", {"interval": 2, "dtstart": dt.date(2026, 12, 1)})],
+        )
+        service = Service.objects.prefetch_related("schedules", "service_at_locations").get(
+            pk=service.pk
+        )
+
+        opens, _ = next_opening(service, london(2026, 12, 2, 9, 0))
+
+        assert opens == london(2026, 12, 15, 10, 0)
 
     def test_it_gives_nothing_without_schedules(self, db):
         service = make_service("Phone line")
