@@ -149,7 +149,8 @@ def import_openreferral(records: list, *, by=None) -> Report:
             report.outcomes.append(Outcome(where, "rejected", ident, name, [str(exc)]))
         except ValidationError as exc:
             report.outcomes.append(Outcome(where, "rejected", ident, name, _messages(exc)))
-        except DatabaseError as exc:
+        except (DatabaseError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # Whatever else a malformed record trips over: report it and go on to the next.
             first_line = (
                 str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             )
@@ -194,7 +195,10 @@ def _opt_date(data: dict, name: str) -> dt.date | None:
     value = data.get(name)
     if not value:
         return None
-    parsed = parse_date(str(value)[:10])
+    try:
+        parsed = parse_date(str(value)[:10])
+    except ValueError:
+        parsed = None
     if parsed is None:
         raise RecordError(f"{name} {value!r} is not a date (YYYY-MM-DD)")
     return parsed
@@ -219,7 +223,7 @@ def _opt_int(data: dict, name: str) -> int | None:
         return None
     try:
         number = int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RecordError(f"{name} {value!r} is not a number") from None
     if number < 0:
         raise RecordError(f"{name} must not be negative")
@@ -635,6 +639,13 @@ def import_directory_csv(handle, *, by=None) -> Report:
                 for k, v in getattr(exc, "message_dict", {"": exc.messages}).items()
             ]
             report.outcomes.append(Outcome(where, "rejected", row.get("id", ""), name, reasons))
+        except (DatabaseError, ValueError, TypeError) as exc:
+            first_line = (
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            )
+            report.outcomes.append(
+                Outcome(where, "rejected", row.get("id", ""), name, [first_line])
+            )
         else:
             report.outcomes.append(
                 Outcome(where, "created" if created else "updated", str(ident), name)
@@ -717,7 +728,10 @@ def _csv_row(row: dict, terms: dict, *, by=None) -> tuple[uuid.UUID, bool]:
     times = {}
     for column in ("opens_at", "closes_at"):
         value = row.get(column, "")
-        parsed = parse_time(value) if re.fullmatch(r"\d{1,2}:\d{2}", value) else None
+        try:
+            parsed = parse_time(value) if re.fullmatch(r"\d{1,2}:\d{2}", value) else None
+        except ValueError:
+            parsed = None
         if value and parsed is None:
             raise RowError(column, f"{value!r} is not a time like 09:30")
         times[column] = parsed
@@ -730,13 +744,18 @@ def _csv_row(row: dict, terms: dict, *, by=None) -> tuple[uuid.UUID, bool]:
         raise RowError("cost", f"{cost!r} is not an amount like 2.50 (0 for free)") from None
     last_checked = None
     if row.get("last_checked"):
-        last_checked = parse_date(row["last_checked"])
+        try:
+            last_checked = parse_date(row["last_checked"])
+        except ValueError:
+            last_checked = None
         if last_checked is None:
             raise RowError("last_checked", f"{row['last_checked']!r} is not a date like 2025-06-30")
 
-    org, _ = Organization.objects.get_or_create(
-        name=row["organisation"], defaults={"id": uuid.uuid5(ident, "organization")}
-    )
+    org = Organization.objects.filter(name=row["organisation"]).order_by("created_at").first()
+    if org is None:
+        org = Organization(id=uuid.uuid5(ident, "organization"), name=row["organisation"])
+        org.modified_by = by
+        _save(org)
     existing = Service.objects.filter(pk=ident).first()
     service = existing or Service(id=ident)
     service.organization = org

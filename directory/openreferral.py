@@ -455,6 +455,15 @@ def _day(text: str) -> str:
     return code
 
 
+def _parsed(parse, text: str):
+    """Django's date/time parsers return None for a wrong shape but raise for an impossible
+    value (25:00, month 13): both are the same bad request here."""
+    try:
+        return parse(text)
+    except ValueError:
+        return None
+
+
 def filter_services(request, services):
     """The Open Referral UK query parameters shared by /services and /service_at_locations."""
     get = request.GET
@@ -483,13 +492,13 @@ def filter_services(request, services):
     # As the standard words them: a minimum age of at least, a maximum age of at most, the value.
     for name, lookup in (("minimum_age", "minimum_age__gte"), ("maximum_age", "maximum_age__lte")):
         if text := get.get(name, "").strip():
-            try:
+            if re.fullmatch(r"\d{1,3}(\.\d+)?", text):
                 services = services.filter(**{lookup: int(float(text))})
-            except ValueError:
-                errors[name] = [f"{name} must be a number of years."]
+            else:
+                errors[name] = [f"{name} must be a number of years, like 18."]
     if text := get.get("modified_after", "").strip():
-        moment = parse_datetime(text)
-        if moment is None and (day := parse_date(text)) is not None:
+        moment = _parsed(parse_datetime, text)
+        if moment is None and (day := _parsed(parse_date, text)) is not None:
             moment = dt.datetime.combine(day, dt.time(0))
         if moment is None:
             errors["modified_after"] = [
@@ -512,9 +521,7 @@ def filter_services(request, services):
             ("end_time", end, "closes_at__lte"),
         ):
             if value:
-                parsed = (
-                    parse_time(value) if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value) else None
-                )
+                parsed = _parsed(parse_time, value)
                 if parsed is None:
                     errors[name] = [f"{name} must be a time like 09:30."]
                 else:

@@ -288,7 +288,7 @@ def parse_search(params, *, now: dt.datetime | None = None) -> dict:
         errors, "age", _value(params, "age"), low=0, high=AGE_MAX, what="age (years)", example=40
     )
     language = _value(params, "language")
-    if language is not None and not re.fullmatch(r"[A-Za-z][A-Za-z ()-]{1,40}", language):
+    if language is not None and not re.fullmatch(r"[^\W\d_][\w ()'-]{1,40}", language):
         errors["language"] = [
             f"{language[:20]!r} is not a language. Give its name or code, like Urdu or ur."
         ]

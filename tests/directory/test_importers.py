@@ -137,17 +137,22 @@ class ImportOpenReferralTests:
             record("Bad status", status="open"),
             record("Bad email", email="not-an-email"),
             record("Bad org", organization=None, organization_id=str(uuid.uuid4())),
+            record("Impossible date", assured_date="2025-13-45"),
+            record("Huge age", minimum_age=1e308 * 10),
             record("Good Two"),
         ]
 
         out, err = run(write(tmp_path, "mixed.json", json.dumps(records)))
 
         assert sorted(Service.objects.values_list("name", flat=True)) == ["Good One", "Good Two"]
-        assert "2 created, 0 updated, 4 rejected." in out
+        assert "2 created, 0 updated, 6 rejected." in out
         assert "record 2: rejected 'No id': id None is not a UUID" in err
         assert "record 3: rejected 'Bad status'" in err and "status 'open'" in err
         assert "record 4: rejected 'Bad email'" in err and "email" in err
         assert "record 5: rejected 'Bad org'" in err and "is not in the directory" in err
+        assert "record 6: rejected 'Impossible date'" in err
+        assert "assured_date '2025-13-45' is not a date" in err
+        assert "record 7: rejected 'Huge age'" in err and "minimum_age inf is not a number" in err
 
     def test_it_never_leaves_a_half_written_service(self, places, tmp_path):
         # The service and its location are valid; its second schedule is not.
@@ -289,12 +294,13 @@ class ImportCsvTests:
             "Walkers,Bad Email,SK14 1AA,,not-an-email,,,\n"
             "Walkers,Bad Time,SK14 1AA,,,MO,ten,\n"
             "Walkers,Bad Cost,SK14 1AA,,,,,a fiver\n"
+            "Walkers,Bad Hour,SK14 1AA,,,MO,25:00,\n"
             "Walkers,Another Good One,SK14 1PW,,,,,\n"
         )
 
         out, err = self.run(text)
 
-        assert "2 created, 0 updated, 6 rejected." in out
+        assert "2 created, 0 updated, 7 rejected." in out
         assert sorted(Service.objects.values_list("name", flat=True)) == [
             "Another Good One",
             "Good Walk",
@@ -305,6 +311,7 @@ class ImportCsvTests:
         assert "row 6: rejected 'Bad Email': column email:" in err
         assert "row 7: rejected 'Bad Time': column opens_at:" in err
         assert "row 8: rejected 'Bad Cost': column cost:" in err
+        assert "row 9: rejected 'Bad Hour': column opens_at:" in err
 
     def test_it_refuses_a_file_without_the_required_columns(self, db):
         out, err = self.run("name,town\nWalks,Hyde\n")

@@ -281,6 +281,9 @@ class FeedQueryTests:
             {"start_time": "morning"},
             {"modified_after": "yesterday"},
             {"full": "perhaps"},
+            {"modified_after": "2025-13-45"},
+            {"start_time": "25:00"},
+            {"minimum_age": "1e400"},
         ],
     )
     def test_it_refuses_bad_parameters(self, client, db, params):
