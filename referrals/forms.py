@@ -27,7 +27,11 @@ MULTI_INPUT_WIDGETS = (forms.RadioSelect, forms.CheckboxSelectMultiple)
 
 class ErrorSummaryMixin:
     """``error_links`` for the error summary at the top of a page: each message links to its
-    field (the first radio or checkbox of a group)."""
+    field (the first radio or checkbox of a group). Labels carry no trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
     def error_links(self) -> list[tuple[str, str]]:
         links = []
@@ -284,7 +288,8 @@ class MeasureForm(ErrorSummaryMixin, forms.ModelForm):
             "pam_level": "PAM level (1-4)",
             "pam_score": "PAM score (0-100)",
         }
-        widgets = {"taken_on": forms.DateInput(attrs={"type": "date"})}
+        # ISO format: a type="date" input shows nothing for any other.
+        widgets = {"taken_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
     def __init__(self, *args, instrument: str, **kwargs):
         super().__init__(*args, **kwargs)
