@@ -115,44 +115,65 @@ def referral_create(
         raise ValidationError({"needs": "Choose at least one need."})
     if not practice.memberships.filter(user=by).exists():
         raise ValidationError({"practice": "You can only refer from your own practice."})
-    try:
-        with transaction.atomic():
-            person = _find_or_add_patient(patient)
-            now = timezone.now()
-            referral = Referral.objects.create(
-                patient=person,
-                practice=practice,
-                referred_by=by,
-                team=team,
-                what_matters=what_matters,
-                urgency=urgency,
-                consent_to_contact=consent_to_contact,
-                consent_to_share=consent_to_share,
-                idempotency_key=idempotency_key or None,
-                created_at=now,
-                status_changed_at=now,
-            )
-            referral.needs.set(needs)
-            referral.services_in_mind.set(services_in_mind)
-            ReferralEvent.objects.create(
-                referral=referral,
-                at=now,
-                by=by,
-                kind=ReferralEvent.Kind.CREATED,
-                from_status="",
-                to_status=Referral.Status.NEW,
-                note=f"Referred to {team.name} (SNOMED CT {referral.snomed_code}).",
-            )
-    except IntegrityError:
-        # Two submits with one key raced past the check above: the loser returns the winner's.
-        if idempotency_key:
-            existing = Referral.objects.filter(
-                referred_by=by, idempotency_key=idempotency_key
-            ).first()
-            if existing is not None:
-                return existing, False
-        raise
+    # Two tries: two referrals for the same new patient at the same moment both try to add
+    # them; the loser's insert fails on the unique NHS number, and its retry finds the patient.
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                referral = _create(
+                    by=by,
+                    practice=practice,
+                    patient=patient,
+                    needs=needs,
+                    team=team,
+                    services_in_mind=services_in_mind,
+                    idempotency_key=idempotency_key,
+                    what_matters=what_matters,
+                    urgency=urgency,
+                    consent_to_contact=consent_to_contact,
+                    consent_to_share=consent_to_share,
+                )
+            break
+        except IntegrityError:
+            # Two submits with one key raced past the check above: return the winner's.
+            if idempotency_key:
+                existing = Referral.objects.filter(
+                    referred_by=by, idempotency_key=idempotency_key
+                ).first()
+                if existing is not None:
+                    return existing, False
+            if attempt == 2:
+                raise
     return referral, True
+
+
+def _create(
+    *, by, practice, patient, needs, team, services_in_mind, idempotency_key, **fields
+) -> Referral:
+    person = _find_or_add_patient(patient)
+    now = timezone.now()
+    referral = Referral.objects.create(
+        patient=person,
+        practice=practice,
+        referred_by=by,
+        team=team,
+        idempotency_key=idempotency_key or None,
+        **fields,
+        created_at=now,
+        status_changed_at=now,
+    )
+    referral.needs.set(needs)
+    referral.services_in_mind.set(services_in_mind)
+    ReferralEvent.objects.create(
+        referral=referral,
+        at=now,
+        by=by,
+        kind=ReferralEvent.Kind.CREATED,
+        from_status="",
+        to_status=Referral.Status.NEW,
+        note=f"Referred to {team.name} (SNOMED CT {referral.snomed_code}).",
+    )
+    return referral
 
 
 @dataclass

@@ -61,3 +61,30 @@ class ConcurrentMoveTests:
         )
         assert outcomes.count("won") == 1
         assert ReferralEvent.objects.filter(referral_id=pk, kind="moved").count() == 1
+
+    def test_it_adds_a_new_patient_once_when_two_referrals_race(self, world):
+        from referrals.models import Patient
+        from tests.referrals.factories import make_referral, patient_data
+
+        data = patient_data(nhs_number="9434765919")
+        barrier = threading.Barrier(2)
+        made = []
+
+        def refer(user, practice):
+            try:
+                barrier.wait(timeout=10)
+                made.append(make_referral(user, world.team, patient=dict(data), practice=practice))
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=refer, args=(world.clinician, world.practice)),
+            threading.Thread(target=refer, args=(world.other_clinician, world.other_practice)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(made) == 2
+        assert Patient.objects.filter(nhs_number="9434765919").count() == 1
+        assert Referral.objects.filter(patient__nhs_number="9434765919").count() == 2
