@@ -16,6 +16,7 @@ from directory.models import (
     Contact,
     CostOption,
     Language,
+    ListingReport,
     Location,
     Organization,
     Phone,
@@ -226,3 +227,24 @@ class TaxonomyTermAdmin(NoDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "code", "taxonomy", "plain_label")
     list_filter = ("taxonomy",)
     search_fields = ("name", "code", "plain_label")
+
+
+@admin.register(ListingReport)
+class ListingReportAdmin(NoDeleteMixin, admin.ModelAdmin):
+    """"Report a problem with this listing": what the public told editors."""
+
+    list_display = ["service", "reason", "created_at", "resolved"]
+    list_filter = ["resolved", "reason", "created_at"]
+    search_fields = ["service__name", "details"]
+    readonly_fields = ["service", "reason", "details", "email", "created_at"]
+    list_select_related = ["service"]
+    actions = ["mark_resolved"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # reports come from the public form only
+
+    @admin.action(description="Mark selected reports as resolved")
+    def mark_resolved(self, request, queryset):
+        updated = queryset.update(resolved=True)
+        self.message_user(request, f"{updated} report(s) marked as resolved.")

@@ -1,6 +1,5 @@
 from django.urls import path
 
-import directory.admin_reports  # noqa: F401  (registers ListingReport in the admin)
 from directory import views
 
 urlpatterns = [
