@@ -1,9 +1,12 @@
 """Shared test helpers. Tests run on real PostGIS; they never load the demo fixtures."""
 
+import os
+from pathlib import Path
+
 import pytest
 from django.contrib.gis.geos import Point
 
-from geo.models import Postcode, PostcodeArea
+from geo.models import Postcode
 
 
 def add_postcode(postcode: str, latitude: float, longitude: float, quality: int = 10) -> Postcode:
@@ -42,3 +45,47 @@ def gazetteer(db):
         add_postcode(postcode, lat, lng)
     rebuild_postcode_areas()
     return KNOWN_POSTCODES
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+# --- Browser harness ----------------------------------------------------------------------------
+# One Chromium for every browser test: Playwright's sync API allows one running instance per
+# thread, and keeps an event loop in it while it lives, so the browser tests run last.
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed: run bin/setup --test")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread, so Django would refuse the ORM
+    # calls the tests make between browser steps; they are plain synchronous code all the same.
+    # Only while the browser is up, so other tests keep Django's check.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+

@@ -5,7 +5,6 @@ Browser tests (``-m browser``) drive Debian's Chromium through Playwright agains
 """
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,16 +30,6 @@ from directory.models import (
 )
 from tests.conftest import add_postcode, rebuild_postcode_areas
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 # Real postcodes (Code-Point Open positions, WGS84).
@@ -233,30 +222,6 @@ def directory(db) -> Directory:
         needs=["food"],
     )
     return Directory(walking, money, online, trainers, helpline, far_away, closed, defunct)
-
-
-# --- Browser harness ----------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed: run bin/setup --test")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread, so Django would refuse the ORM
-    # calls the tests make between browser steps; they are plain synchronous code all the same.
-    # Only while the browser is up, so other tests keep Django's check.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

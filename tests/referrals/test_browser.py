@@ -1,9 +1,7 @@
 """The referral journeys in a real browser with the site's scripts blocked (everything works
 without JavaScript), and an axe-core scan of every page: no serious or critical violations."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -14,40 +12,14 @@ from tests.referrals.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 AXE = Axe()
 SCRIPTS = re.compile(r"/static/.*\.js$")
 EXTERNAL = re.compile(r"^https?://(?!127\.0\.0\.1|localhost)")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed: run bin/setup --test")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls between browser
-    # steps are plain synchronous code all the same.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
 @pytest.fixture
-def page(chromium, live_server):
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url)
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url)
     context.route(SCRIPTS, lambda route: route.abort())
     context.route(EXTERNAL, lambda route: route.abort())
     page = context.new_page()
