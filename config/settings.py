@@ -224,12 +224,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Static files always come from STATIC_ROOT (`make run` collects them), where the compressed
+# copies are; set STATIC_FROM_SOURCE=true while editing CSS/JS to skip collectstatic.
+WHITENOISE_USE_FINDERS = env_bool("STATIC_FROM_SOURCE", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
+        # Compressed copies (gzip, brotli) are made by collectstatic in development too, so
+        # `make run` sends pages as light as production does; hashed names only in production.
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        else "whitenoise.storage.CompressedStaticFilesStorage"
     },
 }
 
