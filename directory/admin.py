@@ -32,15 +32,11 @@ EDITORS_GROUP = "Directory editors"
 
 
 class NoDeleteMixin:
-    """Retire, never delete: no delete button and no bulk-delete action, even for superusers."""
+    """Retire, never delete: no delete button and no bulk-delete action, even for superusers
+    (the admin drops ``delete_selected`` for anyone without delete permission)."""
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
 
 class MapMixin(LeafletGeoAdminMixin):
