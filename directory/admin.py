@@ -227,7 +227,7 @@ class TaxonomyTermAdmin(NoDeleteMixin, admin.ModelAdmin):
 
 @admin.register(ListingReport)
 class ListingReportAdmin(NoDeleteMixin, admin.ModelAdmin):
-    """"Report a problem with this listing": what the public told editors."""
+    """ "Report a problem with this listing": what the public told editors."""
 
     list_display = ["service", "reason", "created_at", "resolved"]
     list_filter = ["resolved", "reason", "created_at"]

@@ -42,10 +42,9 @@ def make_point(latitude: float, longitude: float) -> Point:
 class PostcodeQuerySet(models.QuerySet):
     def nearest(self, point: Point, limit: int = 10):
         """Nearest postcodes first, through the GiST index (``<->``), with ``distance_m``."""
-        return (
-            self.annotate(distance=Distance("point", point))
-            .order_by(GeometryDistance("point", point))[:limit]
-        )
+        return self.annotate(distance=Distance("point", point)).order_by(
+            GeometryDistance("point", point)
+        )[:limit]
 
 
 class Postcode(models.Model):

@@ -64,5 +64,3 @@ def parse(text: str, *, allow_outcode: bool = True) -> ParsedPostcode:
     if allow_outcode and _OUTCODE_RE.match(squashed):
         return ParsedPostcode(outcode=squashed)
     raise InvalidPostcode(f"{text.strip()[:20]!r} is not a UK postcode. {HOW_TO_FIX}")
-
-

@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def import_settings(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
     return subprocess.run(
-        [sys.executable, "-c", "import config.settings as s; print(s.DEBUG, s.DATABASES['default']['NAME'])"],
+        [
+            sys.executable,
+            "-c",
+            "import config.settings as s; print(s.DEBUG, s.DATABASES['default']['NAME'])",
+        ],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,

@@ -5,54 +5,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='GeocodeCache',
+            name="GeocodeCache",
             fields=[
-                ('query', models.CharField(max_length=300, primary_key=True, serialize=False)),
-                ('found', models.BooleanField()),
-                ('label', models.CharField(blank=True, max_length=500)),
-                ('point', django.contrib.gis.db.models.fields.PointField(geography=True, null=True, srid=4326)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("query", models.CharField(max_length=300, primary_key=True, serialize=False)),
+                ("found", models.BooleanField()),
+                ("label", models.CharField(blank=True, max_length=500)),
+                (
+                    "point",
+                    django.contrib.gis.db.models.fields.PointField(
+                        geography=True, null=True, srid=4326
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Postcode',
+            name="Postcode",
             fields=[
-                ('postcode', models.CharField(max_length=8, primary_key=True, serialize=False)),
-                ('outcode', models.CharField(db_index=True, max_length=4)),
-                ('sector', models.CharField(max_length=6)),
-                ('quality', models.PositiveSmallIntegerField(default=10)),
-                ('point', django.contrib.gis.db.models.fields.PointField(geography=True, srid=4326)),
+                ("postcode", models.CharField(max_length=8, primary_key=True, serialize=False)),
+                ("outcode", models.CharField(db_index=True, max_length=4)),
+                ("sector", models.CharField(max_length=6)),
+                ("quality", models.PositiveSmallIntegerField(default=10)),
+                (
+                    "point",
+                    django.contrib.gis.db.models.fields.PointField(geography=True, srid=4326),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PostcodeArea',
+            name="PostcodeArea",
             fields=[
-                ('code', models.CharField(max_length=6, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('sector', 'Sector'), ('district', 'District')], max_length=8)),
-                ('postcodes', models.PositiveIntegerField()),
-                ('point', django.contrib.gis.db.models.fields.PointField(geography=True, srid=4326)),
+                ("code", models.CharField(max_length=6, primary_key=True, serialize=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("sector", "Sector"), ("district", "District")], max_length=8
+                    ),
+                ),
+                ("postcodes", models.PositiveIntegerField()),
+                (
+                    "point",
+                    django.contrib.gis.db.models.fields.PointField(geography=True, srid=4326),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PostcodeLoad',
+            name="PostcodeLoad",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('finished_at', models.DateTimeField(auto_now_add=True)),
-                ('source', models.CharField(max_length=500)),
-                ('rows_loaded', models.PositiveIntegerField()),
-                ('rows_skipped', models.PositiveIntegerField()),
-                ('seconds', models.FloatField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("finished_at", models.DateTimeField(auto_now_add=True)),
+                ("source", models.CharField(max_length=500)),
+                ("rows_loaded", models.PositiveIntegerField()),
+                ("rows_skipped", models.PositiveIntegerField()),
+                ("seconds", models.FloatField()),
             ],
             options={
-                'get_latest_by': 'finished_at',
+                "get_latest_by": "finished_at",
             },
         ),
     ]
