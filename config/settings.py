@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
+    "config.ratelimit.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -152,6 +153,35 @@ def local_database_url() -> str:
 
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL") or local_database_url())}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# --- Cache (rate limits, single-use form tokens) ------------------------------------------
+def cache_from_url(url: str) -> dict:
+    """The shared cache every worker sees. Unset: Django's database cache table (made by
+    `createcachetable`, which `make prepare` runs). redis:// or rediss:// (Valkey speaks the same
+    protocol; valkey:// is accepted too) for a deployment that has one."""
+    if not url:
+        return {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "flourish_cache",
+            # Culling drops entries once the table holds MAX_ENTRIES (expired ones first); set
+            # high enough that live rate-limit counts are never culled early.
+            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 50000)},
+        }
+    parts = urlsplit(url)
+    scheme = {"valkey": "redis", "valkeys": "rediss"}.get(parts.scheme, parts.scheme)
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(
+            f"CACHE_URL must start with redis://, rediss:// or valkey:// (or be unset for the "
+            f"database cache), not {parts.scheme}://"
+        )
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": parts._replace(scheme=scheme).geturl(),
+    }
+
+
+CACHES = {"default": cache_from_url(env_str("CACHE_URL"))}
 
 # Debian's runtime packages ship only versioned libraries (no -dev symlinks): point at them.
 for _setting, _env, _pattern in (
