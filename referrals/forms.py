@@ -11,6 +11,11 @@ from django.utils import timezone
 from directory.models import Service, TaxonomyTerm
 from geo import postcodes
 from referrals.models import (
+    ACCESSIBILITY_NEEDS_MAX,
+    MAX_NEEDS,
+    MAX_SERVICES_IN_MIND,
+    NOTE_MAX,
+    WHAT_MATTERS_MAX,
     Connection,
     FollowUp,
     Goal,
@@ -19,6 +24,7 @@ from referrals.models import (
     Referral,
     Team,
     nhs_number_digits,
+    validate_date_of_birth,
     validate_nhs_number,
 )
 
@@ -72,7 +78,7 @@ class AssignForm(VersionForm):
 class DeclineForm(VersionForm):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
-        max_length=2000,
+        max_length=NOTE_MAX,
         help_text="The referrer sees this: say why, and what they could do instead.",
         error_messages={"required": "Give a reason for declining."},
     )
@@ -85,7 +91,7 @@ class CloseForm(VersionForm):
         error_messages={"required": "Choose an outcome."},
     )
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=NOTE_MAX
     )
 
 
@@ -118,7 +124,7 @@ class ReferralForm(ErrorSummaryMixin, forms.Form):
     accessibility_needs = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
-        max_length=1000,
+        max_length=ACCESSIBILITY_NEEDS_MAX,
         help_text="For example: uses a wheelchair, needs large print, deaf (BSL).",
     )
     needs = forms.ModelMultipleChoiceField(
@@ -132,7 +138,7 @@ class ReferralForm(ErrorSummaryMixin, forms.Form):
         label="What matters to the person",
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
-        max_length=2000,
+        max_length=WHAT_MATTERS_MAX,
         help_text="In their own words, if you can.",
     )
     urgency = forms.ChoiceField(
@@ -189,9 +195,20 @@ class ReferralForm(ErrorSummaryMixin, forms.Form):
 
     def clean_date_of_birth(self):
         born = self.cleaned_data["date_of_birth"]
-        if born > timezone.localdate():
-            raise ValidationError("Date of birth must be in the past.")
+        validate_date_of_birth(born)
         return born
+
+    def clean_needs(self):
+        needs = self.cleaned_data["needs"]
+        if len(needs) > MAX_NEEDS:
+            raise ValidationError(f"Choose at most {MAX_NEEDS} needs.")
+        return needs
+
+    def clean_services_in_mind(self):
+        chosen = self.cleaned_data["services_in_mind"]
+        if len(chosen) > MAX_SERVICES_IN_MIND:
+            raise ValidationError(f"Choose at most {MAX_SERVICES_IN_MIND} services.")
+        return chosen
 
     def clean(self):
         data = super().clean()

@@ -23,10 +23,12 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from config.clientip import client_ip
 from directory.models import Service, ServiceArea, ServiceAtLocation, TaxonomyTerm
 from referrals import permissions
 
 logger = logging.getLogger(__name__)
+security_logger = logging.getLogger("flourish.security")
 
 SNOMED_REFERRAL = "871731000000106"  # Referral to social prescribing service
 SNOMED_DECLINED = "871711000000103"  # Social prescribing declined
@@ -237,8 +239,51 @@ class TeamMembership(models.Model):
 
 
 # --- Patients -------------------------------------------------------------------------------
+# Longest text a person may type into each free-text field: forms, API serializers and the admin
+# all take their limits from these (TextField max_length is enforced by both).
+ACCESSIBILITY_NEEDS_MAX = 1000
+WHAT_MATTERS_MAX = 2000
+NOTE_MAX = 2000
+FOLLOW_UP_NOTES_MAX = 5000
+GOAL_MAX = 500
+# A referral is for a few needs; a list of thousands is a mistake or an attack.
+MAX_NEEDS = 10
+MAX_SERVICES_IN_MIND = 20
+# Nobody alive was born before this: an earlier date of birth is a typing slip (0001-01-01).
+EARLIEST_DATE_OF_BIRTH = date(1900, 1, 1)
+
+
+def validate_date_of_birth(value: date) -> None:
+    if value < EARLIEST_DATE_OF_BIRTH:
+        raise ValidationError(
+            f"Enter a date of birth after {EARLIEST_DATE_OF_BIRTH:%-d %B %Y}, like 27/03/1961."
+        )
+    if value > timezone.localdate():
+        raise ValidationError("Date of birth must be in the past.")
+
+
+class PatientQuerySet(models.QuerySet):
+    def same_person(self, patient: "Patient"):
+        """Other practices' records of the same person: the same NHS number *and* date of birth.
+        Only ever used through referrals the viewer can already see (``Referral.same_person``)."""
+        return self.filter(
+            nhs_number=patient.nhs_number, date_of_birth=patient.date_of_birth
+        ).exclude(pk=patient.pk)
+
+
 class Patient(models.Model):
-    """Least data needed. The postcode is placed with the gazetteer (text + point, never a foreign
+    """A person as one referring practice recorded them.
+
+    Why one record per practice, not one per NHS number: a shared row let a clinician at one
+    practice learn that another practice had referred someone (the NHS number was "already
+    recorded"), read the other practice's contact details once they guessed the date of birth,
+    and overwrite them. With a record per practice, what a clinician types is all they ever get
+    back, and one practice never changes what another recorded. The receiving team, which can
+    see both referrals, is shown that they are the same person (same NHS number and date of
+    birth: ``PatientQuerySet.same_person``) and reconciles the two sets of contact details
+    itself; the referrers never see each other's.
+
+    Least data needed. The postcode is placed with the gazetteer (text + point, never a foreign
     key: the postcode table is swapped on reload) and never shown outside the care team."""
 
     class ContactMethod(models.TextChoices):
@@ -248,12 +293,18 @@ class Patient(models.Model):
         LETTER = "letter", "Letter"
         NONE = "none", "Don't contact me, I'll get in touch"
 
+    practice = models.ForeignKey(
+        Practice,
+        on_delete=models.PROTECT,
+        related_name="patients",
+        help_text="The practice that recorded these details; only it may change them.",
+    )
     nhs_number = models.CharField(
-        "NHS number", max_length=10, unique=True, validators=[validate_nhs_number]
+        "NHS number", max_length=10, db_index=True, validators=[validate_nhs_number]
     )
     given_name = models.CharField(max_length=100)
     family_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(validators=[validate_date_of_birth])
     postcode = models.CharField(max_length=8, blank=True)
     point = models.PointField(srid=4326, geography=True, null=True, blank=True)
     phone = models.CharField(max_length=30, blank=True)
@@ -263,14 +314,19 @@ class Patient(models.Model):
     )
     preferred_language = models.CharField(max_length=60, blank=True, default="English")
     interpreter_needed = models.BooleanField(default=False)
-    accessibility_needs = models.TextField(blank=True)
+    accessibility_needs = models.TextField(blank=True, max_length=ACCESSIBILITY_NEEDS_MAX)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = PatientQuerySet.as_manager()
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=Q(nhs_number__regex=r"^[0-9]{10}$"), name="nhs_number_ten_digits"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["practice", "nhs_number"], name="unique_patient_per_practice"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -288,6 +344,44 @@ class Patient(models.Model):
         today = today or timezone.localdate()
         born = self.date_of_birth
         return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+class SecurityEvent(models.Model):
+    """Something that looks like probing or abuse, for the people who run the service. Holds no
+    patient identity (no NHS number, no name): who did it, when, from where, and what kind.
+    Append-only like the access log."""
+
+    class Kind(models.TextChoices):
+        NHS_NUMBER_DOB_MISMATCH = "nhs_dob_mismatch", "NHS number and date of birth disagree"
+        RATE_LIMITED = "rate_limited", "Rate limit reached"
+
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()} ({self.user})"
+
+    @classmethod
+    def record(cls, *, kind: str, user=None, ip_address: str | None = None, detail: str = ""):
+        security_logger.warning(
+            "security event %s user=%s ip=%s %s",
+            kind,
+            getattr(user, "pk", None),
+            ip_address,
+            detail,
+        )
+        return cls.objects.create(
+            kind=kind, user=user, ip_address=ip_address or None, detail=detail[:300]
+        )
 
 
 # --- Referrals ------------------------------------------------------------------------------
@@ -374,7 +468,9 @@ class Referral(models.Model):
         related_name="caseload",
     )
     needs = models.ManyToManyField(TaxonomyTerm, related_name="+")
-    what_matters = models.TextField("what matters to the person", blank=True)
+    what_matters = models.TextField(
+        "what matters to the person", blank=True, max_length=WHAT_MATTERS_MAX
+    )
     urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
     consent_to_contact = models.BooleanField()
     consent_to_share = models.BooleanField()
@@ -382,7 +478,7 @@ class Referral(models.Model):
     snomed_code = models.CharField(max_length=18, default=SNOMED_REFERRAL, editable=False)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
-    decline_reason = models.TextField(blank=True)
+    decline_reason = models.TextField(blank=True, max_length=NOTE_MAX)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
     outcome_snomed_code = models.CharField(max_length=18, blank=True)
     # Optimistic locking: every change carries the version the user saw and bumps it.
@@ -392,6 +488,9 @@ class Referral(models.Model):
     reminded_at = models.DateTimeField(null=True, blank=True)
     # Double submits and API retries: the same key from the same referrer makes one referral.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, editable=False)
+    # What was asked with that key (a SHA-256 of the request): the same key with a different
+    # request is refused, never answered with the first referral.
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = ReferralQuerySet.as_manager()
 
@@ -630,6 +729,27 @@ class Referral(models.Model):
     def suggests_could_not_contact(self) -> bool:
         return self.is_open and self.unanswered_attempts() >= UNANSWERED_ATTEMPTS_BEFORE_CLOSING
 
+    def same_person(self, user) -> dict[str, list["Referral"]]:
+        """Other referrals *the user can already see* that are for this person.
+
+        ``same``: same NHS number and date of birth (another practice's record of the same
+        person, or an earlier referral); ``check``: same NHS number, different date of birth
+        (one of the two practices mistyped something: the team should check before merging
+        anything). A referrer sees only their own practice's; the receiving team sees both
+        practices' referrals to it, which is the point: it reconciles them."""
+        others = (
+            Referral.objects.visible_to(user)
+            .filter(patient__nhs_number=self.patient.nhs_number)
+            .exclude(pk=self.pk)
+            .select_related("patient", "practice", "team")
+            .order_by("-created_at")
+        )
+        found: dict[str, list[Referral]] = {"same": [], "check": []}
+        for other in others[:20]:
+            key = "same" if other.patient.date_of_birth == self.patient.date_of_birth else "check"
+            found[key].append(other)
+        return found
+
 
 def _person(user) -> str:
     return user.get_full_name() or user.get_username()
@@ -740,7 +860,7 @@ class AccessLog(models.Model):
             user=request.user,
             patient=referral.patient,
             referral=referral,
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_ip(request) or None,
             path=request.get_full_path()[:300],
             channel=channel,
         )
@@ -763,7 +883,7 @@ class FollowUp(models.Model):
     method = models.CharField(max_length=15, choices=Method.choices)
     reached = models.BooleanField(help_text="Did you reach the person?")
     duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=FOLLOW_UP_NOTES_MAX)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -784,7 +904,7 @@ class Goal(models.Model):
         DROPPED = "dropped", "Dropped"
 
     referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="goals")
-    text = models.TextField("goal, in the person's own words")
+    text = models.TextField("goal, in the person's own words", max_length=GOAL_MAX)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.AGREED)
     agreed_on = models.DateField(default=timezone.localdate)
     status_changed_on = models.DateField(default=timezone.localdate)
@@ -859,7 +979,14 @@ class Measure(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        for field in self.FIELDS.get(self.instrument, ()):
+        own = self.FIELDS.get(self.instrument, ())
+        for field in self.RANGES:
+            if field not in own and getattr(self, field) is not None:
+                label = self._meta.get_field(field).verbose_name
+                errors[field] = (
+                    f"The {label} is not part of the {self.get_instrument_display()}: leave it out."
+                )
+        for field in own:
             low, high = self.RANGES[field]
             value = getattr(self, field)
             label = self._meta.get_field(field).verbose_name
@@ -887,7 +1014,7 @@ class Connection(models.Model):
     referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="connections")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.SUGGESTED)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, max_length=NOTE_MAX)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

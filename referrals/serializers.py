@@ -2,12 +2,19 @@
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from directory.models import Service, TaxonomyTerm
 from geo import postcodes
 from referrals.models import (
+    ACCESSIBILITY_NEEDS_MAX,
+    MAX_NEEDS,
+    MAX_SERVICES_IN_MIND,
+    NOTE_MAX,
+    WHAT_MATTERS_MAX,
     FollowUp,
     Measure,
     Patient,
@@ -15,6 +22,7 @@ from referrals.models import (
     ReferralEvent,
     Team,
     nhs_number_digits,
+    validate_date_of_birth,
     validate_nhs_number,
 )
 
@@ -32,7 +40,9 @@ class PatientInputSerializer(serializers.Serializer):
     )
     preferred_language = serializers.CharField(max_length=60, required=False, allow_blank=True)
     interpreter_needed = serializers.BooleanField(required=False, default=False)
-    accessibility_needs = serializers.CharField(required=False, allow_blank=True, default="")
+    accessibility_needs = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=ACCESSIBILITY_NEEDS_MAX
+    )
 
     def validate_nhs_number(self, value: str) -> str:
         try:
@@ -48,20 +58,25 @@ class PatientInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(error)) from None
 
     def validate_date_of_birth(self, value):
-        if value > timezone.localdate():
-            raise serializers.ValidationError("Date of birth must be in the past.")
+        try:
+            validate_date_of_birth(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
         return value
 
 
 class ReferralCreateSerializer(serializers.Serializer):
     patient = PatientInputSerializer()
-    needs = serializers.SlugRelatedField(
-        many=True,
-        slug_field="code",
-        queryset=TaxonomyTerm.objects.needs(),
-        help_text="Codes from the needs vocabulary (GET /api/taxonomy_terms or the directory).",
+    needs = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        min_length=1,
+        max_length=MAX_NEEDS,
+        help_text=f"Codes from the needs vocabulary (GET /api/needs/), at most {MAX_NEEDS}; "
+        "a code given twice counts once.",
     )
-    what_matters = serializers.CharField(required=False, allow_blank=True, default="")
+    what_matters = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=WHAT_MATTERS_MAX
+    )
     urgency = serializers.ChoiceField(choices=Referral.Urgency.choices, default="routine")
     consent_to_contact = serializers.BooleanField(
         help_text="The person agreed to the referral and to being contacted: must be true."
@@ -72,14 +87,34 @@ class ReferralCreateSerializer(serializers.Serializer):
         required=False,
         help_text="ODS code of the referring practice; needed only if you belong to several.",
     )
-    services_in_mind = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Service.objects.active(), required=False, default=list
+    services_in_mind = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        default=list,
+        max_length=MAX_SERVICES_IN_MIND,
+        help_text=f"Ids of active directory services, at most {MAX_SERVICES_IN_MIND}.",
     )
 
-    def validate_needs(self, value):
-        if not value:
-            raise serializers.ValidationError("Choose at least one need.")
-        return value
+    def validate_needs(self, value: list[str]) -> list[TaxonomyTerm]:
+        # One query for the whole list (never one per item), duplicates dropped in order.
+        codes = list(dict.fromkeys(value))
+        found = {term.code: term for term in TaxonomyTerm.objects.needs().filter(code__in=codes)}
+        unknown = [code for code in codes if code not in found]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown need {unknown[0][:100]!r}: use a code from GET /api/needs/."
+            )
+        return [found[code] for code in codes]
+
+    def validate_services_in_mind(self, value) -> list[Service]:
+        ids = list(dict.fromkeys(value))
+        found = {service.pk: service for service in Service.objects.active().filter(pk__in=ids)}
+        missing = [str(pk) for pk in ids if pk not in found]
+        if missing:
+            raise serializers.ValidationError(
+                f"No active service with id {missing[0]}: check GET /api/services/."
+            )
+        return [found[pk] for pk in ids]
 
     def validate_consent_to_contact(self, value: bool) -> bool:
         if not value:
@@ -125,6 +160,10 @@ class ReferralSerializer(serializers.ModelSerializer):
     assigned_to = serializers.CharField(
         source="assigned_to.username", read_only=True, allow_null=True, default=None
     )
+    # Declared so the schema says what is sent: "" until the referral is closed.
+    outcome = serializers.ChoiceField(
+        choices=Referral.Outcome.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Referral
@@ -153,6 +192,8 @@ class ReferralSerializer(serializers.ModelSerializer):
 
 class PatientSerializer(serializers.ModelSerializer):
     nhs_number = serializers.CharField(source="nhs_number_display")
+    # As recorded, "" when none was given: the schema must not promise an email format.
+    email = serializers.CharField(read_only=True)
 
     class Meta:
         model = Patient
@@ -172,15 +213,51 @@ class PatientSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SamePersonSerializer(serializers.ModelSerializer):
+    """Another referral the reader can already see for the same person (ids and status only)."""
+
+    practice = serializers.CharField(source="practice.ods_code", read_only=True)
+    match = serializers.ChoiceField(
+        choices=[
+            ("same", "Same NHS number and date of birth"),
+            (
+                "check",
+                "Same NHS number, "
+                "different date of birth: check before treating them as one person",
+            ),
+        ],
+        read_only=True,
+    )
+
+    class Meta:
+        model = Referral
+        fields = ["id", "practice", "status", "created_at", "match"]
+        read_only_fields = fields
+
+
 class ReferralDetailSerializer(ReferralSerializer):
     """A referral with the patient's details: reading it writes the access log."""
 
     patient = PatientSerializer(read_only=True)
     services_in_mind = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    same_person = serializers.SerializerMethodField(
+        help_text="Other referrals you can see for this person: the receiving team sees every "
+        "practice's, a referrer only their own practice's."
+    )
 
     class Meta(ReferralSerializer.Meta):
-        fields = [*ReferralSerializer.Meta.fields, "patient", "services_in_mind"]
+        fields = [*ReferralSerializer.Meta.fields, "patient", "services_in_mind", "same_person"]
         read_only_fields = fields
+
+    @extend_schema_field(SamePersonSerializer(many=True))
+    def get_same_person(self, referral) -> list[dict]:
+        found = referral.same_person(self.context["request"].user)
+        rows = []
+        for match, referrals in found.items():
+            for other in referrals:
+                other.match = match
+                rows.append(other)
+        return SamePersonSerializer(rows, many=True).data
 
 
 class VersionSerializer(serializers.Serializer):
@@ -196,11 +273,11 @@ class AcceptSerializer(VersionSerializer):
 
 
 class DeclineSerializer(VersionSerializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=NOTE_MAX)
 
 
 class NoteSerializer(VersionSerializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
 
 
 class CloseSerializer(NoteSerializer):
@@ -224,7 +301,8 @@ class MeasureSerializer(serializers.ModelSerializer):
 
 
 class FollowUpSerializer(serializers.ModelSerializer):
-    measures = MeasureSerializer(many=True, required=False)
+    # At most one of each instrument in one contact.
+    measures = MeasureSerializer(many=True, required=False, max_length=len(Measure.Instrument))
     by = serializers.CharField(source="by.username", read_only=True)
 
     class Meta:
@@ -235,6 +313,12 @@ class FollowUpSerializer(serializers.ModelSerializer):
     def validate_at(self, value):
         if value > timezone.now() + timedelta(minutes=5):
             raise serializers.ValidationError("A contact cannot be in the future.")
+        return value
+
+    def validate_measures(self, value):
+        instruments = [measure["instrument"] for measure in value]
+        if len(set(instruments)) != len(instruments):
+            raise serializers.ValidationError("Give each instrument at most once per contact.")
         return value
 
 

@@ -1,5 +1,7 @@
 """Referral work that crosses apps (the gazetteer, the directory) or runs on a clock."""
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -8,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import ratelimit
 from directory.models import Service, TaxonomyTerm
 from directory.search import SearchError, search_services
 from geo import postcodes
@@ -17,6 +20,7 @@ from referrals.models import (
     Practice,
     Referral,
     ReferralEvent,
+    SecurityEvent,
     Team,
     nhs_number_digits,
 )
@@ -54,25 +58,73 @@ def suggest_teams(*, postcode: str) -> tuple[Place | None, list[Team]]:
     return place, list(Team.objects.covering(place.point, place.outcode))
 
 
-def _find_or_add_patient(data: dict) -> Patient:
+class IdempotencyKeyReused(Exception):
+    """The same Idempotency-Key came with a different request (IETF draft: answer 422)."""
+
+    message = (
+        "This Idempotency-Key was already used for a different referral. Send a new key for a "
+        "new referral, or the same request to get the first answer again."
+    )
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def request_fingerprint(data: dict) -> str:
+    """A stable digest of what was asked, so a retried key can be told from a reused one."""
+    canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class OwnRecordMismatch(ValidationError):
+    """The practice's own record of this NHS number has another date of birth."""
+
+
+def _find_or_add_patient(*, practice: Practice, data: dict, by, ip_address) -> Patient:
+    """This practice's record of the person: found by NHS number *within the practice*, or added.
+
+    Nothing outside the practice is read into the answer, so creating a referral says the same
+    whether or not another practice knows the NHS number (see ``Patient``). A date of birth that
+    disagrees with another practice's record is not an error the referrer sees: it is logged as
+    a security event (someone may be probing NHS numbers) and the receiving team is shown the
+    two referrals side by side to check.
+    """
     nhs_number = nhs_number_digits(data["nhs_number"])
     place = place_postcode(data.get("postcode", "")) if data.get("postcode") else None
     normalised_postcode = postcodes.normalise(data.get("postcode", ""))
     # The row lock keeps two referrals for a new patient from racing to create them twice.
-    patient = Patient.objects.select_for_update().filter(nhs_number=nhs_number).first()
+    patient = (
+        Patient.objects.select_for_update().filter(practice=practice, nhs_number=nhs_number).first()
+    )
     if patient is None:
-        patient = Patient(nhs_number=nhs_number)
+        patient = Patient(practice=practice, nhs_number=nhs_number)
         patient.given_name = data["given_name"]
         patient.family_name = data["family_name"]
         patient.date_of_birth = data["date_of_birth"]
+        elsewhere = (
+            Patient.objects.filter(nhs_number=nhs_number)
+            .exclude(date_of_birth=data["date_of_birth"])
+            .exists()
+        )
+        if elsewhere:
+            SecurityEvent.record(
+                kind=SecurityEvent.Kind.NHS_NUMBER_DOB_MISMATCH,
+                user=by,
+                ip_address=ip_address,
+                detail=f"Referral from {practice.ods_code}: another practice has this NHS "
+                "number with a different date of birth.",
+            )
     elif patient.date_of_birth != data["date_of_birth"]:
-        raise ValidationError(
+        # The practice's own record: the clinician can already see it through their practice's
+        # referrals, so saying so leaks nothing. Logged by the caller, after the rollback.
+        raise OwnRecordMismatch(
             {
-                "date_of_birth": "This NHS number is already recorded with a different date of "
-                "birth. Check the NHS number and the date of birth."
+                "date_of_birth": "Your practice has already referred this NHS number with a "
+                "different date of birth. Check the NHS number and the date of birth."
             }
         )
-    # The referrer's details are the newest we have: keep what they gave, keep the rest.
+    # The practice's newest details replace its own older ones; another practice's record is
+    # never touched (it is another row).
     if normalised_postcode:
         patient.postcode = normalised_postcode
         patient.point = place.point if place else None
@@ -82,6 +134,40 @@ def _find_or_add_patient(data: dict) -> Patient:
     patient.full_clean()
     patient.save()
     return patient
+
+
+def _refuse_if_too_fast(by, ip_address) -> None:
+    """A clinician makes tens of referrals a day, not hundreds a minute: past either limit the
+    request is a 429 with Retry-After (``config.ratelimit``, shared by every process), and the
+    first refusal in a window is a security event."""
+    for scope, limit, period in (
+        ("referral-create-minute", settings.REFERRALS_PER_MINUTE, 60),
+        ("referral-create-day", settings.REFERRALS_PER_DAY, 24 * 3600),
+    ):
+        retry_after = ratelimit.hit(scope, str(by.pk), limit=limit, period_s=period)
+        if retry_after is None:
+            continue
+        if ratelimit.hit(f"{scope}-logged", str(by.pk), limit=1, period_s=period) is None:
+            SecurityEvent.record(
+                kind=SecurityEvent.Kind.RATE_LIMITED,
+                user=by,
+                ip_address=ip_address,
+                detail=f"More than {limit} referrals in {period // 60} minutes.",
+            )
+        raise ratelimit.RateLimited(
+            retry_after,
+            f"You have made more than {limit} referrals in a short time. Try again in "
+            f"{max(1, retry_after // 60)} minutes, or ask an administrator if this is wrong.",
+        )
+
+
+def find_replay(by, idempotency_key: str, fingerprint: str) -> Referral | None:
+    """The referral this referrer already made with this key, if any; the same key with a
+    different request raises ``IdempotencyKeyReused``."""
+    existing = Referral.objects.filter(referred_by=by, idempotency_key=idempotency_key).first()
+    if existing is not None and fingerprint and existing.idempotency_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return existing
 
 
 def referral_create(
@@ -97,14 +183,20 @@ def referral_create(
     consent_to_share: bool,
     services_in_mind: list[Service] = (),
     idempotency_key: str | None = None,
+    fingerprint: str = "",
+    ip_address: str | None = None,
+    rate_limit: bool = True,
 ) -> tuple[Referral, bool]:
-    """A clinician refers a patient (found by NHS number, or added) to a team.
+    """A clinician refers a patient (found by NHS number in their practice, or added) to a team.
 
     Returns ``(referral, created)``: the same ``idempotency_key`` from the same referrer returns
-    the first referral with ``created=False`` (a double submit or a retried API call).
+    the first referral with ``created=False`` (a double submit or a retried API call); the same
+    key with a different ``fingerprint`` raises ``IdempotencyKeyReused``. Raises
+    ``ratelimit.RateLimited`` past the per-user limits (``rate_limit=False`` only for the demo
+    loader and test factories, which refer in bulk without a person behind them).
     """
     if idempotency_key:
-        existing = Referral.objects.filter(referred_by=by, idempotency_key=idempotency_key).first()
+        existing = find_replay(by, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
     if not consent_to_contact:
@@ -115,6 +207,8 @@ def referral_create(
         raise ValidationError({"needs": "Choose at least one need."})
     if not practice.memberships.filter(user=by).exists():
         raise ValidationError({"practice": "You can only refer from your own practice."})
+    if rate_limit:
+        _refuse_if_too_fast(by, ip_address)
     # Two tries: two referrals for the same new patient at the same moment both try to add
     # them; the loser's insert fails on the unique NHS number, and its retry finds the patient.
     for attempt in (1, 2):
@@ -128,18 +222,27 @@ def referral_create(
                     team=team,
                     services_in_mind=services_in_mind,
                     idempotency_key=idempotency_key,
+                    idempotency_fingerprint=fingerprint if idempotency_key else "",
+                    ip_address=ip_address,
                     what_matters=what_matters,
                     urgency=urgency,
                     consent_to_contact=consent_to_contact,
                     consent_to_share=consent_to_share,
                 )
             break
+        except OwnRecordMismatch:
+            SecurityEvent.record(
+                kind=SecurityEvent.Kind.NHS_NUMBER_DOB_MISMATCH,
+                user=by,
+                ip_address=ip_address,
+                detail=f"Referral from {practice.ods_code} refused: the practice's own record "
+                "has a different date of birth.",
+            )
+            raise
         except IntegrityError:
             # Two submits with one key raced past the check above: return the winner's.
             if idempotency_key:
-                existing = Referral.objects.filter(
-                    referred_by=by, idempotency_key=idempotency_key
-                ).first()
+                existing = find_replay(by, idempotency_key, fingerprint)
                 if existing is not None:
                     return existing, False
             if attempt == 2:
@@ -148,9 +251,9 @@ def referral_create(
 
 
 def _create(
-    *, by, practice, patient, needs, team, services_in_mind, idempotency_key, **fields
+    *, by, practice, patient, needs, team, services_in_mind, idempotency_key, ip_address, **fields
 ) -> Referral:
-    person = _find_or_add_patient(patient)
+    person = _find_or_add_patient(practice=practice, data=patient, by=by, ip_address=ip_address)
     now = timezone.now()
     referral = Referral.objects.create(
         patient=person,

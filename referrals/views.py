@@ -18,8 +18,11 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
+from knox.models import AuthToken
 
+from config.clientip import client_ip
 from referrals import forms, permissions, reports, services
 from referrals.models import (
     AccessLog,
@@ -36,9 +39,12 @@ from referrals.models import (
 
 # --- Access -----------------------------------------------------------------------------------
 def care_team_required(view):
-    """Signed in, and a clinician, trainer or lead: everyone else gets a 403."""
+    """Signed in, and a clinician, trainer or lead: everyone else gets a 403. Every page behind
+    it may show patient data, so none is kept by a browser or proxy (``Cache-Control:
+    no-store`` from ``never_cache``)."""
 
     @wraps(view)
+    @never_cache
     @login_required
     def wrapper(request, *args, **kwargs):
         if not permissions.in_care_team(request.user):
@@ -65,6 +71,8 @@ def _acting(request, pk) -> Referral:
 
 # --- Sign in and out --------------------------------------------------------------------------
 class LoginView(auth_views.LoginView):
+    # A FormView treats PUT as POST; only GET and POST mean anything here, the rest are a 405.
+    http_method_names = ["get", "post", "head", "options"]
     template_name = "registration/login.html"
     redirect_authenticated_user = True
     extra_context = {"session_minutes": settings.SESSION_COOKIE_AGE // 60}
@@ -87,6 +95,13 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     http_method_names = ["post", "options"]
 
+    def post(self, request, *args, **kwargs):
+        # Signing out of the pages ends the user's API tokens too: a practice PC is shared, and
+        # a token left in a script or tool on it must not outlive the person's session.
+        if request.user.is_authenticated:
+            AuthToken.objects.filter(user=request.user).delete()
+        return super().post(request, *args, **kwargs)
+
 
 # --- Lists ------------------------------------------------------------------------------------
 def _with_list_data(queryset):
@@ -96,6 +111,7 @@ def _with_list_data(queryset):
 
 
 @care_team_required
+@require_http_methods(["GET"])
 def referral_list(request):
     """Clinicians: my practice's referrals; trainers: their teams'. Filter by status, age, need."""
     form = forms.ReferralFilterForm(request.GET or None)
@@ -122,6 +138,7 @@ def referral_list(request):
 
 
 @care_team_required
+@require_http_methods(["GET"])
 def queue(request):
     """The team queue: new referrals, oldest first, with how long each has waited."""
     if not permissions.is_trainer(request.user):
@@ -140,6 +157,7 @@ def queue(request):
 
 
 @care_team_required
+@require_http_methods(["GET"])
 def caseload(request):
     if not permissions.is_trainer(request.user):
         raise PermissionDenied("The caseload is for health trainers.")
@@ -199,10 +217,24 @@ def referral_new(request):
                 consent_to_share=data["consent_to_share"],
                 services_in_mind=list(data["services_in_mind"]),
                 idempotency_key=f"form:{data['form_token']}",
+                fingerprint=services.request_fingerprint(
+                    {
+                        key: request.POST.getlist(key)
+                        for key in request.POST
+                        if key != "csrfmiddlewaretoken"
+                    }
+                ),
+                ip_address=client_ip(request),
             )
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
+        except services.IdempotencyKeyReused:
+            form.add_error(
+                None,
+                "You already sent this form with different details. Check your referrals list "
+                "before sending it again, or start a new referral.",
+            )
         else:
             if created:
                 messages.success(request, f"Referral sent to {referral.team.name}.")
@@ -269,6 +301,7 @@ def referral_detail(request, pk):
         "needs": referral.needs.all(),
         "services_in_mind": referral.services_in_mind.all(),
         "suggest_could_not_contact": referral.suggests_could_not_contact(),
+        "same_person": referral.same_person(request.user),
         "unanswered": referral.unanswered_attempts(),
         "can": {status: referral.can_move(status) for status in Referral.Status.values},
         "now": timezone.now(),

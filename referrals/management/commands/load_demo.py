@@ -269,6 +269,7 @@ class Command(BaseCommand):
                 start = now - timedelta(days=days_ago, hours=rng.randint(1, 8))
                 needs = list(TaxonomyTerm.objects.needs().filter(code__in=NEEDS[i]))
                 referral, _ = referral_create(
+                    rate_limit=False,
                     by=clinician,
                     practice=practice,
                     patient={
