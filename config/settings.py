@@ -245,6 +245,27 @@ SECURE_CSP = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# HTTPS in production: on by default when DEBUG is off, each one can be turned off (say, TLS is
+# terminated by a proxy that already redirects). Tied to DEBUG so `make run` and the tests, which
+# speak plain HTTP, are not redirected.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)  # a year
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+# The preload directive only allows submitting the domain to browsers' preload lists (by hand, at
+# hstspreload.org); nothing is enrolled by sending it.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# Behind a reverse proxy that terminates TLS, Django sees plain HTTP: it trusts the proxy's
+# X-Forwarded-Proto header (and only that one), or nothing at all with SECURE_PROXY_SSL_HEADER=
+# off. Only safe when the proxy always sets (overwrites) the header and the app is reachable only
+# through it; otherwise a client could claim HTTPS.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER", "" if DEBUG else "X-Forwarded-Proto")
+if _proxy_ssl_header.lower() in {"", "off", "false", "no", "0"}:
+    SECURE_PROXY_SSL_HEADER = None
+else:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proxy_ssl_header.upper().replace("-", "_"),
+        "https",
+    )
 
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -270,13 +291,42 @@ STORAGES = {
     },
 }
 
-# --- Email (console in development) -------------------------------------------------------
+# --- Email (console in development, a real one in production) -----------------------------
 # Django 6.1 mailers (EMAIL_BACKEND is deprecated). Tests swap in the locmem backend.
-MAILERS = {
-    "default": {
-        "BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+_CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
+_SMTP_MAIL = "django.core.mail.backends.smtp.EmailBackend"
+MAILERS = {"default": {"BACKEND": env_str("EMAIL_BACKEND", _CONSOLE_MAIL)}}
+if MAILERS["default"]["BACKEND"] == _SMTP_MAIL:
+    # Mailers take their server in OPTIONS (the old EMAIL_HOST settings are deprecated).
+    MAILERS["default"]["OPTIONS"] = {
+        "host": env_str("EMAIL_HOST", "localhost"),
+        "port": env_int("EMAIL_PORT", 0) or None,
+        "username": env_str("EMAIL_HOST_USER"),
+        "password": env_str("EMAIL_HOST_PASSWORD"),
+        "use_tls": env_bool("EMAIL_USE_TLS", False),
+        "use_ssl": env_bool("EMAIL_USE_SSL", False),
+        "timeout": env_int("EMAIL_TIMEOUT", 10),
     }
+# Referrers hear back about their referrals by email: in production a backend that prints or
+# keeps mail in memory means they never would. EMAIL_BACKEND_ALLOW_CONSOLE=true is for trying a
+# production-like setup on one machine (make fuzz), never for a deployment.
+_MAIL_NOWHERE = {
+    _CONSOLE_MAIL,
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
 }
+if (
+    not DEBUG
+    and MAILERS["default"]["BACKEND"] in _MAIL_NOWHERE
+    and not env_bool("EMAIL_BACKEND_ALLOW_CONSOLE", False)
+):
+    raise ImproperlyConfigured(
+        f"DEBUG is false but EMAIL_BACKEND is {MAILERS['default']['BACKEND']}, so referrers would "
+        f"never hear back: set EMAIL_BACKEND={_SMTP_MAIL} with EMAIL_HOST (and EMAIL_PORT, "
+        "EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS=true as your mail server needs), "
+        "or another backend that delivers mail."
+    )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Flourish <no-reply@flourish.invalid>")
 
 # --- API ----------------------------------------------------------------------------------
