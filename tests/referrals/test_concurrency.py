@@ -63,23 +63,27 @@ class ConcurrentMoveTests:
         assert ReferralEvent.objects.filter(referral_id=pk, kind="moved").count() == 1
 
     def test_it_adds_a_new_patient_once_when_two_referrals_race(self, world):
+        """Two clinicians of one practice refer the same new person at the same moment: the
+        practice ends up with one record of them (and another practice would have its own)."""
+        from referrals import permissions
         from referrals.models import Patient
-        from tests.referrals.factories import make_referral, patient_data
+        from tests.referrals.factories import make_referral, make_user, patient_data
 
+        colleague = make_user("colleague", permissions.CLINICIANS, practice=world.practice)
         data = patient_data(nhs_number="9434765919")
         barrier = threading.Barrier(2)
         made = []
 
-        def refer(user, practice):
+        def refer(user):
             try:
                 barrier.wait(timeout=10)
-                made.append(make_referral(user, world.team, patient=dict(data), practice=practice))
+                made.append(make_referral(user, world.team, patient=dict(data)))
             finally:
                 connection.close()
 
         threads = [
-            threading.Thread(target=refer, args=(world.clinician, world.practice)),
-            threading.Thread(target=refer, args=(world.other_clinician, world.other_practice)),
+            threading.Thread(target=refer, args=(world.clinician,)),
+            threading.Thread(target=refer, args=(colleague,)),
         ]
         for thread in threads:
             thread.start()
