@@ -262,15 +262,6 @@ def validate_date_of_birth(value: date) -> None:
         raise ValidationError("Date of birth must be in the past.")
 
 
-class PatientQuerySet(models.QuerySet):
-    def same_person(self, patient: "Patient"):
-        """Other practices' records of the same person: the same NHS number *and* date of birth.
-        Only ever used through referrals the viewer can already see (``Referral.same_person``)."""
-        return self.filter(
-            nhs_number=patient.nhs_number, date_of_birth=patient.date_of_birth
-        ).exclude(pk=patient.pk)
-
-
 class Patient(models.Model):
     """A person as one referring practice recorded them.
 
@@ -280,7 +271,7 @@ class Patient(models.Model):
     and overwrite them. With a record per practice, what a clinician types is all they ever get
     back, and one practice never changes what another recorded. The receiving team, which can
     see both referrals, is shown that they are the same person (same NHS number and date of
-    birth: ``PatientQuerySet.same_person``) and reconciles the two sets of contact details
+    birth: ``Referral.same_person``) and reconciles the two sets of contact details
     itself; the referrers never see each other's.
 
     Least data needed. The postcode is placed with the gazetteer (text + point, never a foreign
@@ -316,8 +307,6 @@ class Patient(models.Model):
     interpreter_needed = models.BooleanField(default=False)
     accessibility_needs = models.TextField(blank=True, max_length=ACCESSIBILITY_NEEDS_MAX)
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = PatientQuerySet.as_manager()
 
     class Meta:
         constraints = [
