@@ -18,14 +18,14 @@ import math
 import time
 from contextlib import contextmanager
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework.exceptions import Throttled
 
-DEFAULT_MESSAGE = "Too many requests. Please wait and try again."
+DEFAULT_MESSAGE = "Too many requests in a short time."
 
 
 class RateLimited(Throttled):
@@ -53,10 +53,11 @@ def _serialised(cache_key: str):
     write 5. A PostgreSQL advisory lock on the key (held until the transaction ends) makes the
     read-and-write of one counter happen one process at a time. Redis' INCR is atomic already,
     and the local-memory cache locks within its one process."""
-    if not isinstance(cache, DatabaseCache):
+    backend = caches["default"]  # ``cache`` is a proxy: ask for the backend itself
+    if not isinstance(backend, DatabaseCache):
         yield
         return
-    alias = router.db_for_write(cache.cache_model_class)
+    alias = router.db_for_write(backend.cache_model_class)
     lock_id = int.from_bytes(hashlib.sha256(cache_key.encode()).digest()[:8], "big", signed=True)
     with transaction.atomic(using=alias):
         with connections[alias].cursor() as cursor:

@@ -6,6 +6,7 @@ project-local cluster that bin/localdb starts is used (it writes var/database_ur
 """
 
 import glob
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -57,6 +58,18 @@ if not DEBUG and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 32):
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty: the header is ignored
+# and REMOTE_ADDR is the client (config/clientip.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES must be comma-separated IP addresses or networks (10.0.0.0/8), "
+            f"not {_proxy!r}"
+        ) from None
+
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -226,6 +239,13 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Also a limit per address across usernames (config/loginlimits.py says why it is separate).
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 20)
+AXES_HANDLER = "config.loginlimits.LoginAttemptHandler"
+AXES_LOCKOUT_CALLABLE = "config.loginlimits.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"
+# A locked-out attempt stores nothing and does not extend the lockout (so Retry-After holds).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 
 # --- Security headers ---------------------------------------------------------------------
 from django.utils.csp import CSP  # noqa: E402

@@ -12,6 +12,8 @@ from directory.models import ListingReport
 # A person takes a few seconds to read and fill in the report form; a script posts at once.
 REPORT_MIN_SECONDS_DEFAULT = 3
 _SIGNER_SALT = "directory.listing-report.started"
+# A form shown longer ago than this is refused (and its token need be remembered no longer).
+REPORT_TOKEN_MAX_AGE = 60 * 60 * 24
 
 
 def report_min_seconds() -> float:
@@ -71,7 +73,7 @@ class ListingReportForm(forms.ModelForm):
     def clean_started(self) -> str:
         token = self.cleaned_data.get("started") or ""
         try:
-            shown_at = signing.loads(token, salt=_SIGNER_SALT, max_age=60 * 60 * 24)
+            shown_at = signing.loads(token, salt=_SIGNER_SALT, max_age=REPORT_TOKEN_MAX_AGE)
         except signing.BadSignature:
             shown_at = None
         if shown_at is None or time.time() - float(shown_at) < report_min_seconds():

@@ -2,6 +2,7 @@
 a take-away shortlist. Server-rendered and usable with JavaScript off; every search goes through
 ``directory.search.search_services``, the same function the API calls."""
 
+import hashlib
 import uuid
 from urllib.parse import urlencode
 
@@ -16,7 +17,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from directory.forms import ListingReportForm
+from config import ratelimit
+from config.clientip import client_ip
+from directory.forms import REPORT_TOKEN_MAX_AGE, ListingReportForm
 from directory.models import (
     DIGITAL_TAXONOMY,
     LONDON,
@@ -308,37 +311,44 @@ def service_detail(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
 
 
 # --- Report a problem with a listing -----------------------------------------------------------
-def _client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is set by whoever sends the request, so it cannot be
-    # trusted for rate limiting unless a known proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "unknown")
+REPORT_REPLAYED = (
+    "This report has already been sent. To report something else, go back to the listing and "
+    "open the form again."
+)
 
 
-def _over_report_limit(request: HttpRequest) -> bool:
-    """Count this post against the sender's hourly allowance (in Django's cache)."""
-    limit = getattr(settings, "LISTING_REPORT_LIMIT_PER_HOUR", 10)
-    key = f"listing-report:{_client_ip(request)}"
-    cache.add(key, 0, timeout=60 * 60)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=60 * 60)
-        count = 1
-    return count > limit
+def _first_use(token: str) -> bool:
+    """Mark a form's token used; False if it was used before (a replayed post).
+
+    In the shared cache, so a replay is caught whichever worker it reaches; cache.add is one
+    INSERT (or Redis SET NX), so two copies sent at once cannot both be first."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return cache.add(f"listing-report-token:{digest}", 1, timeout=REPORT_TOKEN_MAX_AGE)
 
 
 @require_http_methods(["GET", "POST"])
 def report_listing(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
     service = get_object_or_404(Service.objects.filter(status__in=PUBLIC_STATUSES), pk=service_id)
     if request.method == "POST":
-        if _over_report_limit(request):
-            return render(
-                request, "directory/report_limited.html", {"service": service}, status=429
+        retry_after = ratelimit.hit(
+            "listing-report",
+            client_ip(request) or "unknown",
+            limit=getattr(settings, "LISTING_REPORT_LIMIT_PER_HOUR", 10),
+            period_s=60 * 60,
+        )
+        if retry_after is not None:
+            return ratelimit.too_many_requests(
+                request,
+                retry_after,
+                template="directory/report_limited.html",
+                context={"service": service},
             )
         form = ListingReportForm(request.POST)
         if form.is_honeypot_filled():
             # Only a script fills the invisible field: say thanks and keep nothing.
             return redirect("directory-report-sent", service_id=service.pk)
+        if form.is_valid() and not _first_use(form.cleaned_data["started"]):
+            form.add_error("started", REPORT_REPLAYED)
         if form.is_valid():
             report = form.save(commit=False)
             report.service = service

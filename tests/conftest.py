@@ -38,6 +38,23 @@ KNOWN_POSTCODES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_cache_left_by_transactional_tests(request, django_db_blocker):
+    """Rate-limit counts and used form tokens live in the database cache table. Ordinary tests
+    roll it back with everything else; a transactional test's flush leaves it (it is not a
+    model's table), so empty it after one, or its counts would limit the next test."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if (marker and marker.kwargs.get("transaction")) or {
+        "transactional_db",
+        "live_server",
+    } & set(request.fixturenames):
+        from django.core.cache import cache
+
+        with django_db_blocker.unblock():
+            cache.clear()
+
+
 @pytest.fixture
 def gazetteer(db):
     """A few real postcodes plus their sector/district centroids."""
