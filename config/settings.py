@@ -8,6 +8,7 @@ project-local cluster that bin/localdb starts is used (it writes var/database_ur
 import glob
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -82,7 +83,7 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # before referrals, whose admin unregisters knox's token admin
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
@@ -246,6 +247,16 @@ AXES_LOCKOUT_CALLABLE = "config.loginlimits.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"
 # A locked-out attempt stores nothing and does not extend the lockout (so Retry-After holds).
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# API tokens (django-rest-knox, stored hashed) end API_TOKEN_HOURS after they are issued, a
+# working day by default; signing out of the API or of the pages revokes them sooner.
+API_TOKEN_HOURS = env_int("API_TOKEN_HOURS", 8)
+if API_TOKEN_HOURS < 1:
+    raise ImproperlyConfigured("API_TOKEN_HOURS must be a whole number of hours, 1 or more.")
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS),
+    "AUTO_REFRESH": False,  # a fixed end: a token in use all day still ends at its expiry
+    "AUTH_HEADER_PREFIX": "Token",  # `Authorization: Token <token>`, as before knox
+}
 
 # --- Security headers ---------------------------------------------------------------------
 from django.utils.csp import CSP  # noqa: E402
@@ -353,7 +364,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Flourish <no-reply@flourish.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "referrals.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": [

@@ -6,6 +6,7 @@ through the pages or the API, which write the access log.
 """
 
 from django.contrib import admin
+from knox.models import AuthToken
 
 from referrals.models import AccessLog, Practice, PracticeMembership, Team, TeamMembership
 
@@ -58,3 +59,9 @@ class AccessLogAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+
+# API tokens are never in the admin: the superuser (who by design sees no patient) must not be
+# able to issue or pick up a token that acts as a clinician. Knox registers its own admin; knox
+# is listed before referrals in INSTALLED_APPS, so it is registered by the time this runs.
+admin.site.unregister(AuthToken)

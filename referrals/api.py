@@ -1,7 +1,8 @@
 """The referrals API: the same roles, the same 404s and the same access log as the pages.
 
-Token auth (``Authorization: Token <token>`` from ``POST /api/auth/token/``) and session auth.
-Token authentication is listed first so an anonymous request is a 401 with a challenge.
+Token auth (``Authorization: Token <token>`` from ``POST /api/auth/token/``; expiring, hashed
+tokens: see ``referrals.api_auth``) and session auth. Token authentication is listed first so an
+anonymous request is a 401 with a challenge.
 """
 
 from django.contrib.auth import get_user_model
@@ -16,14 +17,14 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from geo.models import PostcodeNotFound
 from referrals import permissions, services
+from referrals.authentication import TokenAuthentication
 from referrals.models import AccessLog, IllegalMove, Measure, Referral, StaleReferral
 from referrals.serializers import (
     AcceptSerializer,
@@ -64,15 +65,6 @@ class ReferralAPIView(APIView):
         if not referral.may_act(self.request.user):
             raise exceptions.PermissionDenied("Only a trainer in this referral's team can do that.")
         return referral
-
-
-@extend_schema(tags=["auth"], summary="Get an API token (username and password)")
-class TokenView(ObtainAuthToken):
-    """Throttled like the login page: django-axes sees the Django request (not DRF's wrapper),
-    so its middleware answers 429 once the failure limit is reached."""
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "request": self.request._request}
 
 
 class ReferralListView(ReferralAPIView):

@@ -1,9 +1,15 @@
 from django.urls import path
 
-from referrals import api
+from referrals import api, api_auth
 
 urlpatterns = [
-    path("auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("auth/token/", api_auth.TokenView.as_view(), name="api-token"),
+    path("auth/logout/", api_auth.LogoutView.as_view(), name="api-logout"),
+    path("auth/logoutall/", api_auth.LogoutAllView.as_view(), name="api-logoutall"),
+    path("auth/tokens/", api_auth.TokenListView.as_view(), name="api-tokens"),
+    path(
+        "auth/tokens/<str:token_id>/", api_auth.TokenDetailView.as_view(), name="api-token-detail"
+    ),
     path("referrals/", api.ReferralListView.as_view(), name="api-referrals"),
     path("referrals/<uuid:pk>/", api.ReferralDetailView.as_view(), name="api-referral"),
     path("referrals/<uuid:pk>/accept/", api.AcceptView.as_view(), name="api-referral-accept"),

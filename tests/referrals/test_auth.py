@@ -50,7 +50,7 @@ class LoginTests:
 
     def test_it_issues_an_api_token_for_good_credentials_only(self, client, world):
         good = client.post(reverse("api-token"), {"username": "trainer", "password": PASSWORD})
-        assert good.status_code == 200 and len(good.json()["token"]) == 40
+        assert good.status_code == 200 and len(good.json()["token"]) == 64
         bad = client.post(reverse("api-token"), {"username": "trainer", "password": "wrong-wrong"})
         assert bad.status_code == 400
         token = good.json()["token"]
