@@ -156,8 +156,8 @@ def _refuse_if_too_fast(by, ip_address) -> None:
             )
         raise ratelimit.RateLimited(
             retry_after,
-            f"You have made more than {limit} referrals in a short time. Try again in "
-            f"{max(1, retry_after // 60)} minutes, or ask an administrator if this is wrong.",
+            f"You have made more than {limit} referrals in a short time. If this is wrong, ask "
+            "an administrator to raise the limit.",
         )
 
 
