@@ -98,6 +98,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the request: control characters and over-long query values are a
+    # 400 here, not a 500 from PostgreSQL later (config/input.py).
+    "config.input.HostileInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -240,6 +243,8 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Any typed username fits axes's 255-character column (none longer can be an account anyway).
+AXES_USERNAME_CALLABLE = "config.input.axes_username"
 # Also a limit per address across usernames (config/loginlimits.py says why it is separate).
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 20)
 AXES_HANDLER = "config.loginlimits.LoginAttemptHandler"
@@ -361,7 +366,15 @@ if (
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Flourish <no-reply@flourish.invalid>")
 
 # --- API ----------------------------------------------------------------------------------
+# The largest API request body accepted (a referral or a follow-up is a few KB).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
 REST_FRAMEWORK = {
+    # Bounded parsers: body size, JSON nesting depth and control characters (config/input.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.input.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "referrals.authentication.TokenAuthentication",

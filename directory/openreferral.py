@@ -35,6 +35,7 @@ from directory.models import (
     Taxonomy,
     TaxonomyTerm,
 )
+from directory.search import QUERY_MAX_LENGTH
 from geo import postcodes
 from geo.models import PostcodeNotFound, locate_postcode
 
@@ -464,6 +465,13 @@ def _parsed(parse, text: str):
         return None
 
 
+def _search_words(request) -> str:
+    search = request.GET.get("search", "").strip()
+    if len(search) > QUERY_MAX_LENGTH:
+        raise BadRequest({"search": [f"search must be at most {QUERY_MAX_LENGTH} characters."]})
+    return search
+
+
 def filter_services(request, services):
     """The Open Referral UK query parameters shared by /services and /service_at_locations."""
     get = request.GET
@@ -533,7 +541,7 @@ def filter_services(request, services):
         )
     if errors:
         raise BadRequest(errors)
-    if search := get.get("search", "").strip():
+    if search := _search_words(request):
         services = services.matching_text(search).order_by(F("rank").desc(), "name", "id")
     return services
 
@@ -620,7 +628,7 @@ def service_at_location(request, id: str):
 @open_feed
 def organizations(request):
     queryset = Organization.objects.order_by("name", "id")
-    if search := request.GET.get("search", "").strip():
+    if search := _search_words(request):
         queryset = queryset.filter(name__icontains=search)
     return _page(request, queryset, organization_dict)
 

@@ -30,6 +30,10 @@ from geo.models import OutsideUK, Place, PostcodeNotFound, locate_postcode, make
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 QUERY_MAX_LENGTH = 200
+# No search value is longer than the search words (a postcode is 8, a need code about 20), and
+# no one chooses more needs or offers than the vocabularies hold.
+VALUE_MAX_LENGTH = QUERY_MAX_LENGTH
+TERMS_MAX = 30
 AGE_MAX = 120
 # Far enough ahead to find the next session of a monthly rule.
 NEXT_OPENING_HORIZON_DAYS = 62
@@ -128,6 +132,20 @@ def _value(params, name: str) -> str | None:
     return raw[-1] if raw else None
 
 
+def _too_long(params) -> dict[str, list[str]]:
+    """Messages for values no parameter takes, checked before any is looked up."""
+    errors = {}
+    for name in PARAMETERS:
+        if hasattr(params, "getlist"):
+            raw = params.getlist(name)
+        else:
+            raw = params.get(name)
+            raw = [] if raw is None else raw if isinstance(raw, list | tuple) else [raw]
+        if any(len(str(v)) > VALUE_MAX_LENGTH for v in raw if v is not None):
+            errors[name] = [f"{name} is too long: give at most {VALUE_MAX_LENGTH} characters."]
+    return errors
+
+
 def _int(
     errors, name: str, text: str | None, *, low: int, high: int, what: str, example: int = 1
 ) -> int | None:
@@ -158,6 +176,10 @@ def _float(errors, name: str, text: str, what: str) -> float | None:
 
 def _terms(errors, name: str, codes: list[str], queryset, what: str) -> list[TaxonomyTerm]:
     if not codes:
+        return []
+    codes = list(dict.fromkeys(codes))
+    if len(codes) > TERMS_MAX:
+        errors[name] = [f"Choose at most {TERMS_MAX} of {name}; you gave {len(codes)}."]
         return []
     known = {term.code: term for term in queryset.filter(code__in=[c.lower() for c in codes])}
     unknown = [c for c in codes if c.lower() not in known]
@@ -255,7 +277,9 @@ def _choice(errors, params, name: str, choices, what: str) -> str | None:
 def parse_search(params, *, now: dt.datetime | None = None) -> dict:
     """Validate search parameters into a clean query; raises ``SearchError``."""
     now = now or timezone.now()
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = _too_long(params)
+    if errors:
+        raise SearchError(errors)
     query: dict = {"place": _place(errors, params)}
     query["radius"] = _int(
         errors,
