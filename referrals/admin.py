@@ -8,7 +8,14 @@ through the pages or the API, which write the access log.
 from django.contrib import admin
 from knox.models import AuthToken
 
-from referrals.models import AccessLog, Practice, PracticeMembership, Team, TeamMembership
+from referrals.models import (
+    AccessLog,
+    Practice,
+    PracticeMembership,
+    SecurityEvent,
+    Team,
+    TeamMembership,
+)
 
 
 class PracticeMembershipInline(admin.TabularInline):
@@ -39,14 +46,8 @@ class TeamAdmin(admin.ModelAdmin):
     inlines = [TeamMembershipInline]
 
 
-@admin.register(AccessLog)
-class AccessLogAdmin(admin.ModelAdmin):
-    """Append-only: readable by admins, never added, changed or deleted here."""
-
-    list_display = ["at", "user", "patient_id", "referral_id", "channel", "ip_address", "path"]
-    list_filter = ["channel"]
-    search_fields = ["user__username", "path"]
-    date_hierarchy = "at"
+class AppendOnlyAdmin(admin.ModelAdmin):
+    """Logs: readable by superusers, never added, changed or deleted here."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -59,6 +60,25 @@ class AccessLogAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(AppendOnlyAdmin):
+    list_display = ["at", "user", "patient_id", "referral_id", "channel", "ip_address", "path"]
+    list_filter = ["channel"]
+    search_fields = ["user__username", "path"]
+    date_hierarchy = "at"
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(AppendOnlyAdmin):
+    """Probing and abuse (NHS number and date of birth that disagree, rate limits reached):
+    who, when, from where; never a patient's identity."""
+
+    list_display = ["at", "kind", "user", "ip_address", "detail"]
+    list_filter = ["kind"]
+    search_fields = ["user__username", "ip_address"]
+    date_hierarchy = "at"
 
 
 # API tokens are never in the admin: the superuser (who by design sees no patient) must not be

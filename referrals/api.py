@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,6 +24,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.clientip import client_ip
 from geo.models import PostcodeNotFound
 from referrals import permissions, services
 from referrals.authentication import TokenAuthentication
@@ -50,7 +53,11 @@ CONFLICT = inline_serializer(
 )
 
 
+@method_decorator(never_cache, name="dispatch")
 class ReferralAPIView(APIView):
+    """Patient data: every answer is ``Cache-Control: no-store`` (``never_cache``), so no browser,
+    proxy or shared computer keeps a copy."""
+
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, permissions.InCareTeam]
 
@@ -109,14 +116,26 @@ class ReferralListView(ReferralAPIView):
             )
         ],
         request=ReferralCreateSerializer,
-        responses={201: ReferralSerializer, 200: ReferralSerializer},
+        responses={
+            201: ReferralSerializer,
+            200: ReferralSerializer,
+            422: OpenApiResponse(
+                description="This Idempotency-Key was already used with a different request"
+            ),
+        },
     )
     def post(self, request):
-        key = request.headers.get("Idempotency-Key", "").strip()[:90]
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 90:
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": "Use a key of at most 90 characters, such as a UUID."}
+            )
+        fingerprint = services.request_fingerprint(request.data) if key else ""
         if key:
-            existing = Referral.objects.filter(
-                referred_by=request.user, idempotency_key=f"api:{key}"
-            ).first()
+            try:
+                existing = services.find_replay(request.user, f"api:{key}", fingerprint)
+            except services.IdempotencyKeyReused as error:
+                return self._key_reused(error)
             if existing is not None:
                 return self._replayed(existing)
         serializer = ReferralCreateSerializer(data=request.data, context={"request": request})
@@ -135,12 +154,22 @@ class ReferralListView(ReferralAPIView):
                 consent_to_share=data["consent_to_share"],
                 services_in_mind=data["services_in_mind"],
                 idempotency_key=f"api:{key}" if key else None,
+                fingerprint=fingerprint,
+                ip_address=client_ip(request),
             )
         except ValidationError as error:
             raise exceptions.ValidationError(error.message_dict) from None
+        except services.IdempotencyKeyReused as error:
+            return self._key_reused(error)
         if not created:
             return self._replayed(referral)
         return Response(ReferralSerializer(referral).data, status=status.HTTP_201_CREATED)
+
+    def _key_reused(self, error):
+        return Response(
+            {"detail": str(error), "code": "idempotency_key_reused"},
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
 
     def _replayed(self, referral):
         response = Response(ReferralSerializer(referral).data, status=status.HTTP_200_OK)
@@ -157,7 +186,7 @@ class ReferralDetailView(ReferralAPIView):
     def get(self, request, pk):
         referral = self.visible(pk)
         AccessLog.record(request, referral, channel="api")
-        return Response(ReferralDetailSerializer(referral).data)
+        return Response(ReferralDetailSerializer(referral, context={"request": request}).data)
 
 
 class MoveView(ReferralAPIView):
