@@ -372,3 +372,29 @@ class SplitSharedPatientsMigrationTests:
             MigrationExecutor(connection).migrate(
                 MigrationExecutor(connection).loader.graph.leaf_nodes()
             )
+
+
+class SecurityEventAdminTests:
+    def test_it_shows_security_events_read_only_to_the_superuser(self, client, world, known):
+        client.force_login(world.other_clinician)
+        client.post(
+            reverse("api-referrals"),
+            outsider_body(world, known.patient.nhs_number, WRONG_DOB),
+            content_type="application/json",
+        )
+        event = SecurityEvent.objects.get()
+        client.force_login(world.admin)
+        listing = client.get(reverse("admin:referrals_securityevent_changelist"))
+        assert listing.status_code == 200
+        assert "other_clinician" in listing.content.decode()
+        change = client.post(
+            reverse("admin:referrals_securityevent_change", args=[event.pk]), {"detail": "edited"}
+        )
+        assert change.status_code == 403
+        event.refresh_from_db()
+        assert event.detail != "edited"
+
+    def test_it_hides_security_events_from_a_directory_editor(self, client, world):
+        client.force_login(world.editor)
+        response = client.get(reverse("admin:referrals_securityevent_changelist"))
+        assert response.status_code in (302, 403)
