@@ -24,3 +24,8 @@ urlpatterns = [
     path("", include("referrals.urls")),
     path("", include("directory.urls")),
 ]
+
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

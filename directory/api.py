@@ -2,7 +2,12 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +19,7 @@ from directory.serializers import (
     KindSerializer,
     ResultFeatureSerializer,
     ResultSerializer,
+    SearchFeaturePageSerializer,
     SearchPageSerializer,
     TermSerializer,
 )
@@ -75,6 +81,11 @@ SEARCH_PARAMETERS = [
 ]
 
 
+def results_of(name: str, serializer):
+    """A list answered as ``{"results": [...]}`` (room for a count or paging later)."""
+    return inline_serializer(name, {"results": serializer(many=True)})
+
+
 class ServiceSearch(APIView):
     """Search the directory by place and need, nearest first."""
 
@@ -84,8 +95,12 @@ class ServiceSearch(APIView):
         operation_id="directory_services_search",
         parameters=SEARCH_PARAMETERS,
         responses={
-            200: SearchPageSerializer,
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Messages per field."),
+            (200, "application/json"): SearchPageSerializer,
+            (200, "application/geo+json"): SearchFeaturePageSerializer,
+            400: OpenApiResponse(
+                description="The search could not be run: `errors` has the messages per field."
+            ),
+            404: OpenApiResponse(description="No such format (json or geojson)."),
         },
     )
     def get(self, request):
@@ -124,7 +139,14 @@ class ServiceDetail(APIView):
 
     @extend_schema(
         operation_id="directory_service_detail",
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The Open Referral UK 3.0 service record, with kind, access, needs "
+                "and offers added.",
+            ),
+            404: OpenApiResponse(description="No such service, or not listed any more."),
+        },
     )
     def get(self, request, pk):
         service = get_object_or_404(openreferral.full_services(), pk=pk)
@@ -148,7 +170,7 @@ class ServiceDetail(APIView):
 class NeedList(APIView):
     """The social-prescribing needs vocabulary (the slugs ``need=`` takes)."""
 
-    @extend_schema(responses={200: TermSerializer(many=True)})
+    @extend_schema(responses={200: results_of("NeedList", TermSerializer)})
     def get(self, request):
         terms = TaxonomyTerm.objects.needs().select_related("taxonomy")
         return Response({"results": TermSerializer(terms, many=True).data})
@@ -157,7 +179,7 @@ class NeedList(APIView):
 class OfferList(APIView):
     """What an online centre may offer (the codes ``offer=`` takes)."""
 
-    @extend_schema(responses={200: TermSerializer(many=True)})
+    @extend_schema(responses={200: results_of("OfferList", TermSerializer)})
     def get(self, request):
         terms = TaxonomyTerm.objects.digital_offers().select_related("taxonomy")
         return Response({"results": TermSerializer(terms, many=True).data})
@@ -166,7 +188,7 @@ class OfferList(APIView):
 class KindList(APIView):
     """The kinds of service (the values ``kind=`` takes)."""
 
-    @extend_schema(responses={200: KindSerializer(many=True)})
+    @extend_schema(responses={200: results_of("KindList", KindSerializer)})
     def get(self, request):
         kinds = [{"slug": k.value, "name": k.label} for k in Service.Kind]
         return Response({"results": KindSerializer(kinds, many=True).data})

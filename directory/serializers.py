@@ -1,5 +1,7 @@
 """How the search API shows services. Serializers only read: no side effects."""
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometrySerializerMethodField
@@ -111,6 +113,7 @@ class ResultFeatureSerializer(GeoFeatureModelSerializer):
             "match",
         ]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)  # the real schema: ResultFeatureSchema below
     def get_point(self, service):
         location = service.nearest_location
         return location.point if location is not None else None
@@ -124,6 +127,47 @@ class ResultFeatureSerializer(GeoFeatureModelSerializer):
 
     def get_distance_m(self, service) -> int | None:
         return None if service.distance is None else round(service.distance)
+
+
+class ResultFeatureSchema(OpenApiSerializerExtension):
+    """The schema of ``ResultFeatureSerializer``: drf-spectacular's GeoJSON support cannot tell
+    what a method's geometry is, so say it here (a Point at the nearest venue, or null)."""
+
+    target_class = ResultFeatureSerializer
+    priority = 1  # before drf-spectacular's own extension for GeoJSON serializers
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        feature_id = schema["properties"].pop("id")
+        del schema["properties"]["point"]
+        schema.pop("required", None)
+        description = schema.pop("description", None)
+        point = {
+            "type": "object",
+            "nullable": True,
+            "description": "The nearest venue (WGS84 longitude, latitude); null if it has none.",
+            "properties": {
+                "type": {"type": "string", "enum": ["Point"]},
+                "coordinates": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+            "required": ["type", "coordinates"],
+        }
+        return {
+            "type": "object",
+            "description": description,
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": feature_id,
+                "geometry": point,
+                "properties": schema,
+            },
+            "required": ["type", "id", "geometry", "properties"],
+        }
 
 
 class SearchPlaceSerializer(serializers.Serializer):
@@ -147,3 +191,17 @@ class SearchPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = ResultSerializer(many=True)
+
+
+class SearchFeaturePageSerializer(serializers.Serializer):
+    """Documentation of ``format=geojson``: the page as a GeoJSON FeatureCollection."""
+
+    type = serializers.ChoiceField(choices=["FeatureCollection"])
+    features = serializers.ListField(child=ResultFeatureSerializer())
+    place = SearchPlaceSerializer(allow_null=True)
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    total_pages = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)

@@ -2,7 +2,7 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,7 +15,14 @@ class PostcodeDetail(APIView):
     """Where a postcode is. Unknown but well-formed postcodes fall back to their sector, then
     district centroid; ``precision`` says which."""
 
-    @extend_schema(responses={200: PlaceSerializer})
+    @extend_schema(
+        operation_id="postcodes_retrieve",
+        responses={
+            200: PlaceSerializer,
+            400: OpenApiResponse(description="Not a UK postcode: the message says why."),
+            404: OpenApiResponse(description="Neither the postcode, its sector nor its district."),
+        },
+    )
     def get(self, request, postcode: str):
         try:
             place = locate_postcode(postcode)
@@ -30,8 +37,14 @@ class NearestPostcodes(APIView):
     """The postcodes nearest a latitude/longitude, nearest first, through the spatial index."""
 
     @extend_schema(
+        operation_id="postcodes_nearest",
         parameters=[NearestQuerySerializer],
-        responses={200: NearbyPostcodeSerializer(many=True)},
+        responses={
+            200: inline_serializer(
+                "NearbyPostcodeList", {"results": NearbyPostcodeSerializer(many=True)}
+            ),
+            400: OpenApiResponse(description="lat/lng missing, not numbers or outside the UK."),
+        },
     )
     def get(self, request):
         query = NearestQuerySerializer(data=request.query_params)
