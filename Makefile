@@ -6,7 +6,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench stop clean setup db prepare demo screenshots lint
+.PHONY: run test bench fuzz stop clean setup db prepare demo screenshots lint
 
 setup:
 	@bin/setup
@@ -44,6 +44,13 @@ bench: prepare
 	@$(MANAGE) bench_directory
 	@# The 100k benchmark services would show up in the demo: remove them (reseeding takes ~25 s).
 	@$(MANAGE) bench_directory --drop
+
+# Schemathesis against the app served as in production (gunicorn on 127.0.0.1, DEBUG off) on a
+# throwaway test database, until FUZZ_CALLS calls; prints calls, 5xx and schema mismatches.
+fuzz: prepare
+	@FUZZ_CALLS=$${FUZZ_CALLS:-10000} TEST_DATABASE_NAME=$${TEST_DATABASE_NAME:-test_fuzz} \
+		.venv/bin/pytest tests/test_api_contract.py -k ApiFuzzTests -s -q -p no:cacheprovider \
+		-p no:logging $(PYTEST_ARGS)
 
 screenshots: prepare
 	@bin/setup --test
