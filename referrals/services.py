@@ -76,6 +76,16 @@ def request_fingerprint(data: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _log_dob_mismatch(by, ip_address, detail: str) -> None:
+    """Someone may be probing NHS numbers: the security log gets who and where, never whose."""
+    SecurityEvent.record(
+        kind=SecurityEvent.Kind.NHS_NUMBER_DOB_MISMATCH,
+        user=by,
+        ip_address=ip_address,
+        detail=detail,
+    )
+
+
 class OwnRecordMismatch(ValidationError):
     """The practice's own record of this NHS number has another date of birth."""
 
@@ -107,12 +117,11 @@ def _find_or_add_patient(*, practice: Practice, data: dict, by, ip_address) -> P
             .exists()
         )
         if elsewhere:
-            SecurityEvent.record(
-                kind=SecurityEvent.Kind.NHS_NUMBER_DOB_MISMATCH,
-                user=by,
-                ip_address=ip_address,
-                detail=f"Referral from {practice.ods_code}: another practice has this NHS "
-                "number with a different date of birth.",
+            _log_dob_mismatch(
+                by,
+                ip_address,
+                f"Referral from {practice.ods_code}: another "
+                "practice has this NHS number with a different date of birth.",
             )
     elif patient.date_of_birth != data["date_of_birth"]:
         # The practice's own record: the clinician can already see it through their practice's
@@ -231,12 +240,11 @@ def referral_create(
                 )
             break
         except OwnRecordMismatch:
-            SecurityEvent.record(
-                kind=SecurityEvent.Kind.NHS_NUMBER_DOB_MISMATCH,
-                user=by,
-                ip_address=ip_address,
-                detail=f"Referral from {practice.ods_code} refused: the practice's own record "
-                "has a different date of birth.",
+            _log_dob_mismatch(
+                by,
+                ip_address,
+                f"Referral from {practice.ods_code} refused: the "
+                "practice's own record has a different date of birth.",
             )
             raise
         except IntegrityError:
