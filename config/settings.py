@@ -71,7 +71,6 @@ for _proxy in TRUSTED_PROXIES:
             f"not {_proxy!r}"
         ) from None
 
-
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -404,6 +403,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Referrals ----------------------------------------------------------------------------
+# A clinician makes tens of referrals a day, not hundreds a minute: past these, a 429.
+REFERRALS_PER_MINUTE = env_int("REFERRALS_PER_MINUTE", 10)
+REFERRALS_PER_DAY = env_int("REFERRALS_PER_DAY", 100)
 # chase_referrals: a referral still new after CHASE days reminds the team; after DECLINE days it
 # is declined ("not picked up in time") and the referrer is told.
 REFERRAL_CHASE_AFTER_DAYS = env_int("REFERRAL_CHASE_AFTER_DAYS", 7)
