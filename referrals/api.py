@@ -291,7 +291,7 @@ class FollowUpListView(ReferralAPIView):
     )
     def post(self, request, pk):
         referral = self.acting(pk)
-        serializer = FollowUpSerializer(data=request.data)
+        serializer = FollowUpSerializer(data=request.data, context={"referral": referral})
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         measures = data.pop("measures", [])

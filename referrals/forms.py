@@ -2,7 +2,6 @@
 call the model methods and ``services`` functions)."""
 
 import uuid
-from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -24,6 +23,7 @@ from referrals.models import (
     Referral,
     Team,
     nhs_number_digits,
+    validate_contact_time,
     validate_date_of_birth,
     validate_nhs_number,
 )
@@ -258,10 +258,13 @@ class FollowUpForm(ErrorSummaryMixin, forms.ModelForm):
         widgets = {"method": forms.RadioSelect, "notes": forms.Textarea(attrs={"rows": 4})}
         labels = {"method": "How", "duration_minutes": "How long (minutes)"}
 
+    def __init__(self, *args, referral: Referral, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.referral = referral
+
     def clean_at(self):
         at = self.cleaned_data["at"]
-        if at > timezone.now() + timedelta(minutes=5):
-            raise ValidationError("A contact cannot be in the future.")
+        validate_contact_time(at, self.referral)
         return at
 
 

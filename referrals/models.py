@@ -253,6 +253,17 @@ MAX_SERVICES_IN_MIND = 20
 EARLIEST_DATE_OF_BIRTH = date(1900, 1, 1)
 
 
+def validate_contact_time(at, referral) -> None:
+    """A contact happens between the referral and now (five minutes' grace for clocks)."""
+    if at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError("A contact cannot be in the future.")
+    made = timezone.localdate(referral.created_at)
+    if at < referral.created_at and timezone.localdate(at) < made:
+        raise ValidationError(
+            f"A contact cannot be before the referral was made ({made:%-d %B %Y}): check the date."
+        )
+
+
 def validate_date_of_birth(value: date) -> None:
     if value < EARLIEST_DATE_OF_BIRTH:
         raise ValidationError(

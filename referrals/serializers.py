@@ -1,7 +1,5 @@
 """API shapes for referrals. Validation only: no serializer saves or sends anything."""
 
-from datetime import timedelta
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -22,6 +20,7 @@ from referrals.models import (
     ReferralEvent,
     Team,
     nhs_number_digits,
+    validate_contact_time,
     validate_date_of_birth,
     validate_nhs_number,
 )
@@ -311,8 +310,10 @@ class FollowUpSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "by"]
 
     def validate_at(self, value):
-        if value > timezone.now() + timedelta(minutes=5):
-            raise serializers.ValidationError("A contact cannot be in the future.")
+        try:
+            validate_contact_time(value, self.context["referral"])
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
         return value
 
     def validate_measures(self, value):

@@ -460,7 +460,9 @@ def referral_close(request, pk):
 def follow_up_new(request, pk):
     referral = _acting(request, pk)
     form = forms.FollowUpForm(
-        request.POST or None, initial={"at": timezone.localtime().replace(second=0, microsecond=0)}
+        request.POST or None,
+        initial={"at": timezone.localtime().replace(second=0, microsecond=0)},
+        referral=referral,
     )
     if request.method == "POST" and form.is_valid():
         follow_up = form.save(commit=False)

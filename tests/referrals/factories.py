@@ -116,3 +116,13 @@ def make_referral(by: User, team: Team, *, needs=("loneliness",), **overrides):
 
 
 ROLES = permissions
+
+
+def minutes_ago(minutes: int, *, form: bool = False) -> str:
+    """A contact time after the (just made) referral: ISO for the API, local for the form."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    at = timezone.localtime() - timedelta(minutes=minutes)
+    return at.strftime("%Y-%m-%dT%H:%M") if form else at.isoformat()

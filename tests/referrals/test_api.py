@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from referrals.models import FollowUp, Measure, Referral
+from tests.referrals.factories import minutes_ago
 from tests.referrals.test_idempotency import api_body
 
 
@@ -150,7 +151,7 @@ class ApiCreateValidationTests:
 class ApiFollowUpTests:
     def test_it_logs_a_contact_with_measures(self, trainer_client, world):
         body = {
-            "at": "2026-01-05T10:00:00Z",
+            "at": minutes_ago(5),
             "method": "face_to_face",
             "reached": True,
             "duration_minutes": 40,
@@ -196,7 +197,7 @@ class ApiFollowUpTests:
     )
     def test_it_refuses_a_measure_out_of_range(self, trainer_client, world, measure):
         body = {
-            "at": "2026-01-05T10:00:00Z",
+            "at": minutes_ago(5),
             "method": "phone",
             "reached": True,
             "measures": [measure],
@@ -211,7 +212,7 @@ class ApiFollowUpTests:
                 trainer_client,
                 "api-referral-follow-ups",
                 world.referral,
-                {"at": f"2026-01-0{day}T10:00:00Z", "method": "phone", "reached": False},
+                {"at": minutes_ago(10 - day), "method": "phone", "reached": False},
             ).json()
             for day in (1, 2, 3)
         ]

@@ -9,8 +9,10 @@ import time
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from referrals.models import FollowUp, Measure, Referral
+from tests.referrals.factories import minutes_ago
 from tests.referrals.test_idempotency import api_body
 
 BIG = "x" * 100_000
@@ -52,7 +54,7 @@ class ReferralTextLimitsTests:
 
     def test_it_refuses_100_kb_of_follow_up_notes(self, trainer_client, world):
         url = reverse("api-referral-follow-ups", args=[world.referral.pk])
-        body = {"at": "2026-01-05T10:00:00Z", "method": "phone", "reached": True, "notes": BIG}
+        body = {"at": minutes_ago(5), "method": "phone", "reached": True, "notes": BIG}
         response = trainer_client.post(url, body, content_type="application/json")
         assert response.status_code == 400
         assert "no more than 5000 characters" in response.json()["notes"][0]
@@ -112,7 +114,7 @@ class DateOfBirthTests:
 class MeasureFieldsTests:
     def follow_up(self, client, world, measures):
         url = reverse("api-referral-follow-ups", args=[world.referral.pk])
-        body = {"at": "2026-01-05T10:00:00Z", "method": "phone", "reached": True}
+        body = {"at": minutes_ago(5), "method": "phone", "reached": True}
         body["measures"] = measures
         return client.post(url, body, content_type="application/json")
 
@@ -187,3 +189,32 @@ class IdempotencyKeyReuseTests:
         assert first.status_code == 302
         assert changed.status_code == 200
         assert "You already sent this form with different details" in changed.content.decode()
+
+
+class ContactTimeTests:
+    """Schemathesis found a contact dated in year 158, answered with a pre-1847 London offset
+    that is not RFC 3339: a contact happens between the referral and now."""
+
+    @pytest.mark.parametrize("at", ["0158-07-20T22:34:14Z", "2001-01-01T10:00:00Z"])
+    def test_it_refuses_a_contact_before_the_referral_on_the_api(self, trainer_client, world, at):
+        url = reverse("api-referral-follow-ups", args=[world.referral.pk])
+        body = {"at": at, "method": "phone", "reached": False}
+        response = trainer_client.post(url, body, content_type="application/json")
+        assert response.status_code == 400
+        assert "before the referral was made" in response.json()["at"][0]
+        assert not FollowUp.objects.exists()
+
+    def test_it_refuses_a_contact_before_the_referral_on_the_form(self, client, world):
+        client.force_login(world.trainer)
+        url = reverse("referrals-follow-up", args=[world.referral.pk])
+        response = client.post(url, {"at": "2001-01-01T10:00", "method": "phone", "reached": "no"})
+        assert response.status_code == 200
+        assert "A contact cannot be before the referral was made" in response.content.decode()
+        assert not FollowUp.objects.exists()
+
+    def test_it_accepts_a_contact_earlier_on_the_day_of_the_referral(self, trainer_client, world):
+        # Referred just now; the contact was logged as at one minute past midnight today.
+        at = timezone.localtime().replace(hour=0, minute=1, second=0).isoformat()
+        url = reverse("api-referral-follow-ups", args=[world.referral.pk])
+        body = {"at": at, "method": "phone", "reached": True}
+        assert trainer_client.post(url, body, content_type="application/json").status_code == 201

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from referrals.models import Connection, FollowUp, Goal, Measure, Notification, Referral
-from tests.referrals.factories import make_referral
+from tests.referrals.factories import make_referral, minutes_ago
 from tests.referrals.test_idempotency import form_data
 
 
@@ -145,7 +145,7 @@ class FollowUpPageTests:
         for day in (1, 2, 3):
             response = client.post(
                 url,
-                {"at": f"2026-01-0{day}T10:00", "method": "phone", "reached": "no"},
+                {"at": minutes_ago(10 - day, form=True), "method": "phone", "reached": "no"},
                 follow=True,
             )
         assert "3 attempts without reaching the person" in response.content.decode()

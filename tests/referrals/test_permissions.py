@@ -5,6 +5,8 @@ import pytest
 from django.urls import reverse
 from knox.models import AuthToken
 
+from tests.referrals.factories import minutes_ago
+
 ROLES = [
     "anonymous",
     "clinician",
@@ -76,7 +78,7 @@ PAGES = [
         "POST",
         "referrals-follow-up",
         True,
-        {"at": "2026-01-05T10:00", "method": "phone", "reached": "no"},
+        lambda world: {"at": minutes_ago(5, form=True), "method": "phone", "reached": "no"},
         ACT_POST,
     ),
     ("POST", "referrals-goal-add", True, {"goal-text": "Walk daily"}, ACT_POST),
@@ -111,7 +113,11 @@ class PagePermissionTests:
     ):
         url = reverse(name, args=[world.referral.pk] if with_pk else [])
         client = _client_for(client, world, role)
-        response = client.get(url) if method == "GET" else client.post(url, data)
+        response = (
+            client.get(url)
+            if method == "GET"
+            else client.post(url, data(world) if callable(data) else data)
+        )
         want = expected[role]
         if want == LOGIN:
             assert response.status_code == 302
@@ -205,7 +211,7 @@ API = [
         "POST",
         "api-referral-follow-ups",
         True,
-        {"at": "2026-01-05T10:00:00Z", "method": "phone", "reached": False},
+        lambda world: {"at": minutes_ago(5), "method": "phone", "reached": False},
         API_FOLLOW_UP,
     ),
     ("GET", "api-referral-events", True, None, API_SEE_ONE),
