@@ -25,6 +25,7 @@ from referrals.models import (
     nhs_number_digits,
     validate_contact_time,
     validate_date_of_birth,
+    validate_measure_date,
     validate_nhs_number,
 )
 
@@ -311,8 +312,9 @@ class MeasureForm(ErrorSummaryMixin, forms.ModelForm):
         # ISO format: a type="date" input shows nothing for any other.
         widgets = {"taken_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
-    def __init__(self, *args, instrument: str, **kwargs):
+    def __init__(self, *args, instrument: str, referral: Referral, **kwargs):
         super().__init__(*args, **kwargs)
+        self.referral = referral
         self.instrument = instrument
         self.instance.instrument = instrument
         keep = {"taken_on", *Measure.FIELDS[instrument]}
@@ -328,8 +330,7 @@ class MeasureForm(ErrorSummaryMixin, forms.ModelForm):
 
     def clean_taken_on(self):
         taken_on = self.cleaned_data["taken_on"]
-        if taken_on > timezone.localdate():
-            raise ValidationError("A measure cannot be dated in the future.")
+        validate_measure_date(taken_on, self.referral)
         return taken_on
 
 

@@ -264,6 +264,17 @@ def validate_contact_time(at, referral) -> None:
         )
 
 
+def validate_measure_date(taken_on: date, referral) -> None:
+    """A measure is taken between the day of the referral and today."""
+    if taken_on > timezone.localdate():
+        raise ValidationError("A measure cannot be dated in the future.")
+    made = timezone.localdate(referral.created_at)
+    if taken_on < made:
+        raise ValidationError(
+            f"A measure cannot be dated before the referral was made ({made:%-d %B %Y})."
+        )
+
+
 def validate_date_of_birth(value: date) -> None:
     if value < EARLIEST_DATE_OF_BIRTH:
         raise ValidationError(

@@ -1,7 +1,6 @@
 """API shapes for referrals. Validation only: no serializer saves or sends anything."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,6 +21,7 @@ from referrals.models import (
     nhs_number_digits,
     validate_contact_time,
     validate_date_of_birth,
+    validate_measure_date,
     validate_nhs_number,
 )
 
@@ -294,8 +294,11 @@ class MeasureSerializer(serializers.ModelSerializer):
             measure.clean()
         except Exception as error:
             raise serializers.ValidationError(error.message_dict) from None
-        if data.get("taken_on") and data["taken_on"] > timezone.localdate():
-            raise serializers.ValidationError({"taken_on": "Cannot be in the future."})
+        if data.get("taken_on"):
+            try:
+                validate_measure_date(data["taken_on"], self.context["referral"])
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"taken_on": error.messages}) from None
         return data
 
 

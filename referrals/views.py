@@ -497,6 +497,7 @@ def measures(request, pk):
         instrument: forms.MeasureForm(
             request.POST if instrument == posted else None,
             instrument=instrument,
+            referral=referral,
             prefix=instrument,
         )
         for instrument in instruments

@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from referrals.models import FollowUp, Measure, Referral
 from tests.referrals.factories import minutes_ago
@@ -150,6 +151,7 @@ class ApiCreateValidationTests:
 
 class ApiFollowUpTests:
     def test_it_logs_a_contact_with_measures(self, trainer_client, world):
+        today = timezone.localdate().isoformat()
         body = {
             "at": minutes_ago(5),
             "method": "face_to_face",
@@ -157,8 +159,8 @@ class ApiFollowUpTests:
             "duration_minutes": 40,
             "notes": "Met at the library.",
             "measures": [
-                {"instrument": "swemwbs", "taken_on": "2026-01-05", "swemwbs_total": 21},
-                {"instrument": "pam", "taken_on": "2026-01-05", "pam_level": 2, "pam_score": 51},
+                {"instrument": "swemwbs", "taken_on": today, "swemwbs_total": 21},
+                {"instrument": "pam", "taken_on": today, "pam_level": 2, "pam_score": 51},
             ],
         }
         response = post(trainer_client, "api-referral-follow-ups", world.referral, body)

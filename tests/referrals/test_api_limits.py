@@ -218,3 +218,16 @@ class ContactTimeTests:
         url = reverse("api-referral-follow-ups", args=[world.referral.pk])
         body = {"at": at, "method": "phone", "reached": True}
         assert trainer_client.post(url, body, content_type="application/json").status_code == 201
+
+    def test_it_refuses_a_measure_dated_before_the_referral(self, trainer_client, world):
+        url = reverse("api-referral-follow-ups", args=[world.referral.pk])
+        body = {
+            "at": timezone.now().isoformat(),
+            "method": "phone",
+            "reached": True,
+            "measures": [{"instrument": "swemwbs", "taken_on": "0158-07-20", "swemwbs_total": 20}],
+        }
+        response = trainer_client.post(url, body, content_type="application/json")
+        assert response.status_code == 400
+        assert "before the referral was made" in str(response.json()["measures"])
+        assert not Measure.objects.exists()

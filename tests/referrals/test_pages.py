@@ -1,6 +1,6 @@
 """The referral pages, as a clinician and a trainer use them (no JavaScript involved)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -177,6 +177,10 @@ class FollowUpPageTests:
 
 class MeasuresPageTests:
     def test_it_records_measures_and_shows_first_latest_and_change(self, client, world):
+        # Referred in January 2026: measures from then on.
+        Referral.objects.filter(pk=world.referral.pk).update(
+            created_at=timezone.make_aware(datetime(2026, 1, 2, 9, 0))
+        )
         client.force_login(world.trainer)
         url = reverse("referrals-measures", args=[world.referral.pk])
         client.post(

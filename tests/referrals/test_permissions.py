@@ -86,7 +86,11 @@ PAGES = [
         "POST",
         "referrals-measures",
         True,
-        {"instrument": "swemwbs", "swemwbs-taken_on": "2026-01-05", "swemwbs-swemwbs_total": "20"},
+        lambda world: {
+            "instrument": "swemwbs",
+            "swemwbs-taken_on": minutes_ago(0, form=True)[:10],
+            "swemwbs-swemwbs_total": "20",
+        },
         ACT_POST,
     ),
     ("GET", "referrals-notifications", False, {}, ANY_USER),
