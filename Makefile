@@ -17,7 +17,7 @@ db:
 # The database as the app needs it: migrated, with the GB postcode gazetteer (loaded once).
 prepare: setup db
 	@$(MANAGE) migrate --noinput -v 0
-	@$(MANAGE) createcachetable
+	@$(MANAGE) createcachetable -v 0
 	@$(MANAGE) load_postcodes --if-empty
 
 demo: prepare

@@ -180,8 +180,8 @@ class SearchPlaceSerializer(serializers.Serializer):
     radius_m = serializers.IntegerField()
 
 
-class SearchPageSerializer(serializers.Serializer):
-    """Documentation of the search response (the view builds it directly)."""
+class _SearchPagingSerializer(serializers.Serializer):
+    """What every page of search results says about the search and the paging."""
 
     place = SearchPlaceSerializer(allow_null=True)
     count = serializers.IntegerField()
@@ -190,18 +190,16 @@ class SearchPageSerializer(serializers.Serializer):
     total_pages = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
+
+
+class SearchPageSerializer(_SearchPagingSerializer):
+    """Documentation of the search response (the view builds it directly)."""
+
     results = ResultSerializer(many=True)
 
 
-class SearchFeaturePageSerializer(serializers.Serializer):
+class SearchFeaturePageSerializer(_SearchPagingSerializer):
     """Documentation of ``format=geojson``: the page as a GeoJSON FeatureCollection."""
 
     type = serializers.ChoiceField(choices=["FeatureCollection"])
     features = serializers.ListField(child=ResultFeatureSerializer())
-    place = SearchPlaceSerializer(allow_null=True)
-    count = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
-    total_pages = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
