@@ -145,11 +145,15 @@ class ServiceDetail(APIView):
                 description="The Open Referral UK 3.0 service record, with kind, access, needs "
                 "and offers added.",
             ),
-            404: OpenApiResponse(description="No such service, or not listed any more."),
+            404: OpenApiResponse(
+                description="No such service, or not listed any more (inactive or defunct)."
+            ),
         },
     )
     def get(self, request, pk):
-        service = get_object_or_404(openreferral.full_services(), pk=pk)
+        # A resident's view of one service: public() decides (inactive and defunct are a 404);
+        # the open-data feed at /openreferral/services/<id> carries every status.
+        service = get_object_or_404(openreferral.full_services(Service.objects.public()), pk=pk)
         data = openreferral.service_dict(service)
         terms = [a.taxonomy_term for a in service.attributes.all()]
         data.update(

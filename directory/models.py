@@ -190,7 +190,47 @@ class Accessibility(models.Model):
 
 
 class ServiceQuerySet(models.QuerySet):
+    """Which services the public sees is decided here, once, by three methods built on each
+    other: ``published()`` (the open-data feed) > ``public()`` (a page a resident can open) >
+    ``searchable()`` (what a search returns). Every public surface starts from one of them."""
+
+    def published(self):
+        """What the Open Referral UK feed publishes: every service, whatever its status.
+
+        Nothing is deleted (a referral may point at any service), and the standard carries the
+        status on each record so that a harvester that copied a service can see it is now
+        inactive or defunct and withdraw its copy; leaving such services out of the feed would
+        leave stale copies live elsewhere for ever. Residents never see the feed directly.
+        """
+        return self.all()
+
+    def public(self):
+        """Services a resident may open: the service page, its "report a problem" form, the
+        shortlist (saved, shared and printed) and ``/api/services/<id>/``. By status:
+
+        - active: shown.
+        - temporarily closed: shown, with its status, so a saved shortlist, a printed list or a
+          link a link worker sent still opens and says the service is paused for now (not
+          found would read as "gone"). Search leaves it out: see ``searchable()``.
+        - inactive: not shown (404): an editor has taken the listing out of the directory (not
+          running, or not ready to be listed); only the feed carries it, with its status.
+        - defunct: not shown (404): it has stopped for good, and a live page would send a
+          resident to something that is no longer there.
+        """
+        return self.published().filter(
+            status__in=[Service.Status.ACTIVE, Service.Status.TEMPORARILY_CLOSED]
+        )
+
+    def searchable(self):
+        """What a search returns (the API, the results page, get online, health trainers):
+        public services that are running now, i.e. active only. A temporarily closed service
+        keeps its page (see ``public()``) but is not offered to someone looking for support
+        today, who could not go."""
+        return self.public().filter(status=Service.Status.ACTIVE)
+
     def active(self):
+        """Services a referral may be made to (staff forms and the referrals API): active
+        only. Not a public-visibility rule: public surfaces use ``public()``/``searchable()``."""
         return self.filter(status=Service.Status.ACTIVE)
 
     def open_at(self, moment: dt.datetime, *, nationwide: bool = False):

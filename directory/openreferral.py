@@ -5,6 +5,12 @@ validate real responses against them). The feed is open to all: no key, and ever
 errors included, carries ``Access-Control-Allow-Origin: *`` so a browser on any site may read it.
 Flourish's own fields (kind, how to access, capacity) travel in an extra ``flourish`` object,
 which the standard allows, so an export imports back into Flourish unchanged.
+
+The feed publishes every service whatever its status (``Service.objects.published()``), each
+with its ``status``: a harvester that copied a service needs to see it turn inactive or defunct
+to withdraw its copy, which it could not if the service simply vanished. Consumers that show
+services to the public should show only ``active`` ones (and ``temporarily closed`` ones with
+a notice), as Flourish's own pages do. The root (``/openreferral/``) says the same.
 """
 
 import datetime as dt
@@ -44,6 +50,13 @@ PROFILE_URL = "https://openreferraluk.org/"
 OPENAPI_URL = "https://raw.githubusercontent.com/openreferral/uk-profile/main/schema/openapi.json"
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 500
+# Said at the root, beside the standard's fields (extra fields are allowed there).
+STATUS_POLICY = (
+    "Every service is published whatever its status (active, inactive, defunct, temporarily "
+    "closed), with that status on the record, so that a copy made earlier can be withdrawn "
+    "when a service becomes inactive or defunct. Show only active services to the public "
+    "(temporarily closed ones with a notice)."
+)
 
 
 # --- Serialising: model -> HSDS-UK dict ----------------------------------------------------
@@ -327,7 +340,7 @@ def service_dict(service: Service, *, full: bool = True) -> dict:
 
 def full_services(queryset=None):
     """Services with everything ``service_dict(full=True)`` reads, in a fixed number of queries."""
-    queryset = Service.objects.all() if queryset is None else queryset
+    queryset = Service.objects.published() if queryset is None else queryset
     location_parts = ("accessibility", "phones__languages")
     return queryset.select_related("organization").prefetch_related(
         "schedules",
@@ -548,20 +561,33 @@ def filter_services(request, services):
 
 @open_feed
 def root(request):
-    return _json({"version": VERSION, "profile": PROFILE_URL, "openapi_url": OPENAPI_URL})
+    return _json(
+        {
+            "version": VERSION,
+            "profile": PROFILE_URL,
+            "openapi_url": OPENAPI_URL,
+            "flourish": {"service_status": STATUS_POLICY},
+        }
+    )
 
 
 @open_feed
 def services(request):
     full = _bool_param(request, "full")
-    queryset = filter_services(request, Service.objects.order_by("name", "id"))
+    # Every status, each with its status: see the module docstring.
+    queryset = filter_services(request, Service.objects.published().order_by("name", "id"))
     queryset = full_services(queryset) if full else queryset.select_related("organization")
     return _page(request, queryset, functools.partial(service_dict, full=full))
 
 
 @open_feed
 def service(request, id: str):
-    found = full_services().filter(pk=_uuid(id)).first() if _uuid(id) else None
+    # Every status, inactive and defunct included, so a harvester can withdraw its copy.
+    found = (
+        full_services(Service.objects.published()).filter(pk=_uuid(id)).first()
+        if _uuid(id)
+        else None
+    )
     return _json(service_dict(found)) if found else _not_found("service")
 
 
@@ -575,7 +601,7 @@ def _sal_dict(sal: ServiceAtLocation) -> dict:
 
 @open_feed
 def service_at_locations(request):
-    services_qs = filter_services(request, Service.objects.all())
+    services_qs = filter_services(request, Service.objects.published())
     sals = ServiceAtLocation.objects.filter(service__in=services_qs.values("pk")).select_related(
         "location", "service__organization"
     )
@@ -640,7 +666,10 @@ def organization(request, id: str):
         return _not_found("organization")
     data = organization_dict(found)
     data["services"] = [
-        service_dict(s) for s in full_services(found.services.order_by("name", "id"))
+        service_dict(s)
+        for s in full_services(
+            Service.objects.published().filter(organization=found).order_by("name", "id")
+        )
     ]
     return _json(data)
 

@@ -338,7 +338,7 @@ def parse_search(params, *, now: dt.datetime | None = None) -> dict:
 
 def search_queryset(query: dict):
     """The filtered, ordered services for a validated query (not yet paginated)."""
-    services = Service.objects.active()
+    services = Service.objects.searchable()
     place = query["place"]
     if place is not None:
         services = services.serving(place.point, query["radius"], place.outcode)

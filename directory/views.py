@@ -33,8 +33,6 @@ from directory.search import SearchError, cost_summary, next_opening, search_ser
 from directory.templatetags.directory_pages import miles_km
 from geo.postcodes import HOW_TO_FIX
 
-# Temporarily closed services stay visible (with a notice); inactive and defunct ones are gone.
-PUBLIC_STATUSES = [Service.Status.ACTIVE, Service.Status.TEMPORARILY_CLOSED]
 # The results page reads the API's parameter names, so a URL works in both.
 SEARCH_PARAMETERS = ("postcode", "radius", "need", "kind", "free", "open", "q", "page", "page_size")
 RADIUS_CHOICES = [
@@ -249,8 +247,9 @@ def health_trainers(request: HttpRequest) -> HttpResponse:
 
 # --- One service ------------------------------------------------------------------------------
 def _public_services():
+    """Which statuses a resident may open is Service.objects.public()'s decision, not ours."""
     return (
-        Service.objects.filter(status__in=PUBLIC_STATUSES)
+        Service.objects.public()
         .select_related("organization")
         .prefetch_related(
             "phones",
@@ -328,7 +327,7 @@ def _first_use(token: str) -> bool:
 
 @require_http_methods(["GET", "POST"])
 def report_listing(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
-    service = get_object_or_404(Service.objects.filter(status__in=PUBLIC_STATUSES), pk=service_id)
+    service = get_object_or_404(Service.objects.public(), pk=service_id)
     if request.method == "POST":
         retry_after = ratelimit.hit(
             "listing-report",
@@ -365,7 +364,7 @@ def report_listing(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
 
 @require_GET
 def report_sent(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
-    service = get_object_or_404(Service.objects.filter(status__in=PUBLIC_STATUSES), pk=service_id)
+    service = get_object_or_404(Service.objects.public(), pk=service_id)
     return render(request, "directory/report_sent.html", {"service": service})
 
 
@@ -408,9 +407,7 @@ def shortlist_add(request: HttpRequest) -> HttpResponse:
     wanted = _clean_ids(request.POST.getlist("service"))
     found = {
         str(pk)
-        for pk in Service.objects.filter(pk__in=wanted, status__in=PUBLIC_STATUSES).values_list(
-            "pk", flat=True
-        )
+        for pk in Service.objects.public().filter(pk__in=wanted).values_list("pk", flat=True)
     }
     if not found:
         if _wants_json(request):

@@ -64,9 +64,11 @@ class SearchResultsTests:
         assert "Tameside Health Trainers" in found  # its base is 4 km away; its area covers SK14
         assert "also covers your area" in response.content.decode()
 
-    def test_it_shows_temporarily_closed_services_not_defunct_ones(self, client, directory):
+    def test_it_leaves_out_temporarily_closed_and_defunct_services(self, client, directory):
+        # Service.objects.searchable(): active only (a paused service keeps its own page).
         found = names(client.get(reverse("directory-search"), {"postcode": "SK14 1AA"}))
-        assert "Old Lunch Club" not in found
+        assert "Old Lunch Club" not in found and "Hyde Tea Dance" not in found
+        assert "Hyde Walking Group" in found
 
     def test_it_filters_by_need(self, client, directory):
         response = client.get(
