@@ -516,10 +516,28 @@ class Schedule(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    # "Open at this time" is defined once, here: runs_on_q says which rules have a session
+    # starting on a day (ServiceQuerySet.open_at adds the clock), weekday_q is its weekday part
+    # (the feed's day= filter, which has a weekday but no date), and runs_on is the same rule,
+    # clause for clause, for schedules already in memory. tests/directory/test_open_at.py checks
+    # the SQL and Python answers agree for every shape of schedule at every half hour of weeks.
+    @staticmethod
+    def weekday_q(code: str) -> Q:
+        """A Q for weekly rules with sessions on the weekday ``code`` (MO..SU): those listing
+        it in ``byday``, and those listing no day at all (every day)."""
+        # A substring test, not a regex: day codes are two letters between commas, so "MO" is
+        # found only where Monday is listed, and LIKE is many times cheaper.
+        return Q(freq=Schedule.Freq.WEEKLY) & (Q(byday="") | Q(byday__contains=code))
+
+    @staticmethod
+    def monthday_pattern(day: dt.date) -> str:
+        """The regex (the same in PostgreSQL and Python) that finds ``day``'s day of the month
+        in a ``bymonthday`` list such as "1,15"."""
+        return rf"(^|,)\s*0?{day.day}\s*(,|$)"
+
     @staticmethod
     def runs_on_q(day: dt.date) -> Q:
         """A Q for schedules whose rule has a session starting on ``day``."""
-        weekday = WEEKDAYS[day.weekday()]
         monday = day - dt.timedelta(days=day.weekday())
         # Raw SQL: the ORM's date - date gives an interval, and RFC 5545's INTERVAL needs the
         # whole weeks from the week of dtstart (weeks start on Monday) to this one.
@@ -535,38 +553,38 @@ class Schedule(models.Model):
             & (Q(dtstart__isnull=True) | Q(dtstart__lte=day))
             & Q(opens_at__isnull=False)
             & (
-                # A substring test, not a regex: day codes are two letters between commas, so
-                # "MO" is found only where Monday is listed, and LIKE is many times cheaper.
-                Q(freq=Schedule.Freq.WEEKLY)
-                & (Q(byday="") | Q(byday__contains=weekday))
+                Schedule.weekday_q(WEEKDAYS[day.weekday()])
                 & (Q(interval__lte=1) | Q(dtstart__isnull=True) | Q(in_step))
                 | Q(freq=Schedule.Freq.MONTHLY)
-                & Q(bymonthday__regex=rf"(^|,)\s*0?{day.day}\s*(,|$)")
+                & Q(bymonthday__regex=Schedule.monthday_pattern(day))
             )
         )
 
     def runs_on(self, day: dt.date) -> bool:
-        """Python twin of :meth:`runs_on_q`, for the handful of schedules on a results page."""
+        """:meth:`runs_on_q` for one schedule already in memory (the handful on a results
+        page), clause for clause in the same order; the two are tested to agree."""
         if self.opens_at is None:
             return False
         if (self.valid_from and day < self.valid_from) or (self.valid_to and day > self.valid_to):
             return False
         if self.dtstart and day < self.dtstart:
             return False
-        if self.freq == Schedule.Freq.MONTHLY:
-            days = {int(d) for d in re.findall(r"-?\d+", self.bymonthday)}
-            return day.day in days
-        codes = {c.strip().upper() for c in self.byday.split(",") if c.strip()}
-        if codes and WEEKDAYS[day.weekday()] not in codes:
-            return False
-        if self.interval > 1 and self.dtstart:
+        if self.freq == Schedule.Freq.WEEKLY:
+            if self.byday and WEEKDAYS[day.weekday()] not in self.byday:
+                return False
+            if self.interval <= 1 or self.dtstart is None:
+                return True
             first_monday = self.dtstart - dt.timedelta(days=self.dtstart.weekday())
-            return ((day - first_monday).days // 7) % self.interval == 0
-        return True
+            monday = day - dt.timedelta(days=day.weekday())
+            return ((monday - first_monday).days // 7) % self.interval == 0
+        if self.freq == Schedule.Freq.MONTHLY:
+            return re.search(Schedule.monthday_pattern(day), self.bymonthday) is not None
+        return False
 
     def sessions(self, start: dt.date, days: int):
         """(opens, closes) aware datetimes in Europe/London for sessions starting on the
-        ``days`` days from ``start``; a close at or before the open is the next morning."""
+        ``days`` days from ``start``; a close at or before the open is the next morning (the
+        clock of ServiceQuerySet.open_at, for schedules in memory; tested to agree)."""
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
             if not self.runs_on(day):

@@ -534,9 +534,8 @@ def filter_services(request, services):
         sessions = Q(opens_at__isnull=False)
         if day:
             code = _day(day)
-            sessions &= Q(freq=Schedule.Freq.WEEKLY) & (
-                Q(byday="") | Q(byday__regex=rf"(^|,)\s*{code}\s*(,|$)")
-            )
+            # The directory's one weekday rule (a weekday, no date: weekly rules only).
+            sessions &= Schedule.weekday_q(code)
         for name, value, lookup in (
             ("start_time", start, "opens_at__gte"),
             ("end_time", end, "closes_at__lte"),
