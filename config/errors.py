@@ -11,24 +11,25 @@ from django.http import JsonResponse
 from django.views import defaults
 
 
-def _is_api(request) -> bool:
+def is_api(request) -> bool:
+    """An API request: its errors are JSON ``{"detail": ...}``, whoever answers them."""
     return request.path.startswith("/api/")
 
 
 def bad_request(request, exception):
-    if _is_api(request):
+    if is_api(request):
         return JsonResponse({"detail": "Bad request: the request could not be read."}, status=400)
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request, exception):
-    if _is_api(request):
+    if is_api(request):
         return JsonResponse({"detail": "You do not have permission to do that."}, status=403)
     return defaults.permission_denied(request, exception)
 
 
 def not_found(request, exception):
-    if _is_api(request):
+    if is_api(request):
         return JsonResponse(
             {"detail": "Not found: no such address in the API (see /api/docs/)."}, status=404
         )
@@ -36,7 +37,7 @@ def not_found(request, exception):
 
 
 def server_error(request):
-    if _is_api(request):
+    if is_api(request):
         return JsonResponse(
             {"detail": "Something went wrong on our side; it has been logged. Try again later."},
             status=500,

@@ -23,6 +23,7 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
+from config.errors import is_api
 from config.ratelimit import too_many_requests
 
 LOCKED_MESSAGE = (
@@ -107,7 +108,7 @@ def lockout_response(
 ) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: 429 with Retry-After; JSON for the API, a plain page otherwise."""
     retry_after = LoginAttemptHandler().retry_after(request, credentials)
-    if request.path.startswith("/api/"):
+    if is_api(request):
         minutes = max(1, math.ceil(retry_after / 60))
         detail = f"{LOCKED_MESSAGE} Try again in {minutes} minute{'' if minutes == 1 else 's'}."
         response = JsonResponse({"detail": detail}, status=429)

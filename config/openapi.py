@@ -16,6 +16,15 @@ further refusals with ``extend_schema(responses={409: ...})``; one declared with
 ``OpenApiResponse(description=...)``) gets the shared shape here.
 """
 
+from drf_spectacular.utils import inline_serializer
+
+
+def results_of(name: str, serializer):
+    """A list answered as ``{"results": [...]}`` (room for a count or paging later): the shape
+    every list endpoint of the API has, documented the same way by each."""
+    return inline_serializer(name, {"results": serializer(many=True)})
+
+
 ERROR = {
     "type": "object",
     "description": "A refusal: `detail` says what went wrong and how to fix it.",

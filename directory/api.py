@@ -2,16 +2,12 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.openapi import results_of
 from directory import openreferral
 from directory.models import Service, TaxonomyTerm
 from directory.search import SearchError, search_services
@@ -79,11 +75,6 @@ SEARCH_PARAMETERS = [
     _param("page_size", int, "Results per page (default 20, at most 100)."),
     _param("format", str, "geojson for a GeoJSON FeatureCollection.", enum=["json", "geojson"]),
 ]
-
-
-def results_of(name: str, serializer):
-    """A list answered as ``{"results": [...]}`` (room for a count or paging later)."""
-    return inline_serializer(name, {"results": serializer(many=True)})
 
 
 class ServiceSearch(APIView):

@@ -2,10 +2,11 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.openapi import results_of
 from geo import postcodes
 from geo.models import Postcode, PostcodeLoad, PostcodeNotFound, locate_postcode, make_point
 from geo.serializers import NearbyPostcodeSerializer, NearestQuerySerializer, PlaceSerializer
@@ -40,9 +41,7 @@ class NearestPostcodes(APIView):
         operation_id="postcodes_nearest",
         parameters=[NearestQuerySerializer],
         responses={
-            200: inline_serializer(
-                "NearbyPostcodeList", {"results": NearbyPostcodeSerializer(many=True)}
-            ),
+            200: results_of("NearbyPostcodeList", NearbyPostcodeSerializer),
             400: OpenApiResponse(description="lat/lng missing, not numbers or outside the UK."),
         },
     )

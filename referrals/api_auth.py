@@ -22,7 +22,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from referrals.authentication import TOKEN_SHAPE, TokenAuthentication
+from referrals.authentication import TOKEN_SHAPE, TokenAuthentication, revoke_all_tokens
 
 
 class TokenScheme(KnoxTokenScheme):
@@ -144,7 +144,7 @@ class LogoutAllView(APIView):
         responses={204: None, 401: UNAUTHENTICATED},
     )
     def post(self, request):
-        AuthToken.objects.filter(user=request.user).delete()
+        revoke_all_tokens(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -18,6 +18,13 @@ INVALID_TOKEN = (
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
+def revoke_all_tokens(user) -> None:
+    """End every API token the user holds (signing out of the API everywhere, or of the pages)."""
+    from knox.models import AuthToken
+
+    AuthToken.objects.filter(user=user).delete()
+
+
 class TokenAuthentication(knox_auth.TokenAuthentication):
     """``Authorization: Token <token>``; a token that is wrong, revoked or expired is a 401
     that says how to get a new one (knox deletes an expired token when it is next presented)."""

@@ -223,20 +223,7 @@ class ReferralForm(ErrorSummaryMixin, forms.Form):
         return data
 
     def patient_data(self) -> dict:
-        fields = [
-            "nhs_number",
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "postcode",
-            "phone",
-            "email",
-            "preferred_contact",
-            "preferred_language",
-            "interpreter_needed",
-            "accessibility_needs",
-        ]
-        return {name: self.cleaned_data[name] for name in fields}
+        return {name: self.cleaned_data[name] for name in Patient.REFERRER_FIELDS}
 
 
 class FollowUpForm(ErrorSummaryMixin, forms.ModelForm):

@@ -330,6 +330,25 @@ class Patient(models.Model):
     accessibility_needs = models.TextField(blank=True, max_length=ACCESSIBILITY_NEEDS_MAX)
     created_at = models.DateTimeField(default=timezone.now)
 
+    # How to reach the person: the referring practice's newest values replace its older ones.
+    CONTACT_FIELDS = (
+        "phone",
+        "email",
+        "preferred_contact",
+        "preferred_language",
+        "interpreter_needed",
+        "accessibility_needs",
+    )
+    # What a referrer types about the person (the form, the API) and is shown back.
+    REFERRER_FIELDS = (
+        "nhs_number",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "postcode",
+        *CONTACT_FIELDS,
+    )
+
     class Meta:
         constraints = [
             models.CheckConstraint(

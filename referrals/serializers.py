@@ -196,19 +196,7 @@ class PatientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = [
-            "nhs_number",
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "postcode",
-            "phone",
-            "email",
-            "preferred_contact",
-            "preferred_language",
-            "interpreter_needed",
-            "accessibility_needs",
-        ]
+        fields = list(Patient.REFERRER_FIELDS)
         read_only_fields = fields
 
 

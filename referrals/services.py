@@ -25,15 +25,6 @@ from referrals.models import (
     nhs_number_digits,
 )
 
-PATIENT_CONTACT_FIELDS = (
-    "phone",
-    "email",
-    "preferred_contact",
-    "preferred_language",
-    "interpreter_needed",
-    "accessibility_needs",
-)
-
 
 def place_postcode(text: str) -> Place | None:
     """The gazetteer's place for a patient's postcode; None when well formed but unknown.
@@ -137,7 +128,7 @@ def _find_or_add_patient(*, practice: Practice, data: dict, by, ip_address) -> P
     if normalised_postcode:
         patient.postcode = normalised_postcode
         patient.point = place.point if place else None
-    for name in PATIENT_CONTACT_FIELDS:
+    for name in Patient.CONTACT_FIELDS:
         if name in data and data[name] not in (None, ""):
             setattr(patient, name, data[name])
     patient.full_clean()

@@ -20,10 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
-from knox.models import AuthToken
 
 from config.clientip import client_ip
 from referrals import forms, permissions, reports, services
+from referrals.authentication import revoke_all_tokens
 from referrals.models import (
     AccessLog,
     Connection,
@@ -99,7 +99,7 @@ class LogoutView(auth_views.LogoutView):
         # Signing out of the pages ends the user's API tokens too: a practice PC is shared, and
         # a token left in a script or tool on it must not outlive the person's session.
         if request.user.is_authenticated:
-            AuthToken.objects.filter(user=request.user).delete()
+            revoke_all_tokens(request.user)
         return super().post(request, *args, **kwargs)
 
 
