@@ -131,7 +131,10 @@ def _find_or_add_patient(*, practice: Practice, data: dict, by, ip_address) -> P
     for name in Patient.CONTACT_FIELDS:
         if name in data and data[name] not in (None, ""):
             setattr(patient, name, data[name])
-    patient.full_clean()
+    # Field rules only: uniqueness per practice is the database's to enforce. Checked here, a
+    # colleague's insert committed a moment ago would raise ValidationError instead of the
+    # IntegrityError that referral_create retries on (it then finds that row).
+    patient.full_clean(validate_unique=False, validate_constraints=False)
     patient.save()
     return patient
 
