@@ -8,77 +8,27 @@ the callers turn that into a 400 or into messages beside the form fields.
 
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Count, F, Prefetch, Window
-from django.utils import timezone
 
-from directory.models import (
-    LONDON,
-    WEEKDAYS,
-    Attribute,
-    Service,
-    ServiceAtLocation,
-    TaxonomyTerm,
+from directory.models import LONDON, Attribute, Service, ServiceAtLocation
+
+# The search's parameters are declared, with their messages, in directory.params; the names
+# imported from here before stay importable from here.
+from directory.params import (  # noqa: F401
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    PARAMETERS,
+    QUERY_MAX_LENGTH,
+    SearchError,
+    parse_search,
 )
-from geo import postcodes
-from geo.models import OutsideUK, Place, PostcodeNotFound, locate_postcode, make_point
+from geo.models import Place
 
-PAGE_SIZE_DEFAULT = 20
-PAGE_SIZE_MAX = 100
-QUERY_MAX_LENGTH = 200
-# No search value is longer than the search words (a postcode is 8, a need code about 20), and
-# no one chooses more needs or offers than the vocabularies hold.
-VALUE_MAX_LENGTH = QUERY_MAX_LENGTH
-TERMS_MAX = 30
-AGE_MAX = 120
 # Far enough ahead to find the next session of a monthly rule.
 NEXT_OPENING_HORIZON_DAYS = 62
-
-DAY_NAMES = {
-    "MO": "Monday",
-    "TU": "Tuesday",
-    "WE": "Wednesday",
-    "TH": "Thursday",
-    "FR": "Friday",
-    "SA": "Saturday",
-    "SU": "Sunday",
-}
-_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
-
-# Every parameter search_services reads (others, like ``format``, are the caller's business).
-PARAMETERS = (
-    "postcode",
-    "lat",
-    "lng",
-    "radius",
-    "need",
-    "offer",
-    "kind",
-    "q",
-    "free",
-    "access",
-    "age",
-    "language",
-    "open",
-    "day",
-    "time",
-    "page",
-    "page_size",
-)
-
-
-class SearchError(ValueError):
-    """Invalid search input: ``errors`` maps each parameter to messages saying how to fix it."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass
@@ -103,237 +53,6 @@ class SearchResult:
     @property
     def has_previous(self) -> bool:
         return self.page > 1
-
-
-def _values(params, name: str) -> list[str]:
-    """All non-blank values of a parameter, from a QueryDict or a plain dict."""
-    if hasattr(params, "getlist"):
-        raw = params.getlist(name)
-    else:
-        raw = params.get(name, [])
-        if raw is None:
-            raw = []
-        elif not isinstance(raw, list | tuple):
-            raw = [raw]
-    values = []
-    for value in raw:
-        # A repeatable field may also come comma-separated: need=food,housing.
-        values.extend(part.strip() for part in str(value).split(","))
-    return [v for v in values if v]
-
-
-def _value(params, name: str) -> str | None:
-    if hasattr(params, "getlist"):
-        raw = params.getlist(name)
-    else:
-        raw = params.get(name)
-        raw = [] if raw is None else raw if isinstance(raw, list | tuple) else [raw]
-    raw = [str(v).strip() for v in raw if v is not None and str(v).strip() != ""]
-    return raw[-1] if raw else None
-
-
-def _too_long(params) -> dict[str, list[str]]:
-    """Messages for values no parameter takes, checked before any is looked up."""
-    errors = {}
-    for name in PARAMETERS:
-        if hasattr(params, "getlist"):
-            raw = params.getlist(name)
-        else:
-            raw = params.get(name)
-            raw = [] if raw is None else raw if isinstance(raw, list | tuple) else [raw]
-        if any(len(str(v)) > VALUE_MAX_LENGTH for v in raw if v is not None):
-            errors[name] = [f"{name} is too long: give at most {VALUE_MAX_LENGTH} characters."]
-    return errors
-
-
-def _int(
-    errors, name: str, text: str | None, *, low: int, high: int, what: str, example: int = 1
-) -> int | None:
-    if text is None:
-        return None
-    try:
-        number = int(text)
-    except ValueError:
-        errors[name] = [f"{what} must be a whole number, like {example}."]
-        return None
-    if not low <= number <= high:
-        errors[name] = [f"{what} must be between {low} and {high}; you gave {number}."]
-        return None
-    return number
-
-
-def _float(errors, name: str, text: str, what: str) -> float | None:
-    try:
-        number = float(text)
-    except ValueError:
-        errors[name] = [f"{what} must be a number in decimal degrees, like 53.45."]
-        return None
-    if not math.isfinite(number):
-        errors[name] = [f"{what} must be a number in decimal degrees, like 53.45."]
-        return None
-    return number
-
-
-def _terms(errors, name: str, codes: list[str], queryset, what: str) -> list[TaxonomyTerm]:
-    if not codes:
-        return []
-    codes = list(dict.fromkeys(codes))
-    if len(codes) > TERMS_MAX:
-        errors[name] = [f"Choose at most {TERMS_MAX} of {name}; you gave {len(codes)}."]
-        return []
-    known = {term.code: term for term in queryset.filter(code__in=[c.lower() for c in codes])}
-    unknown = [c for c in codes if c.lower() not in known]
-    if unknown:
-        valid = ", ".join(queryset.values_list("code", flat=True))
-        errors[name] = [
-            f"We do not know the {what} {', '.join(repr(u) for u in unknown)}. Use one of: {valid}."
-        ]
-        return []
-    return [known[c.lower()] for c in dict.fromkeys(codes)]
-
-
-def _place(errors, params) -> Place | None:
-    postcode = _value(params, "postcode")
-    lat, lng = _value(params, "lat"), _value(params, "lng")
-    if postcode and (lat or lng):
-        errors["postcode"] = ["Give a postcode or lat and lng, not both."]
-        return None
-    if postcode:
-        try:
-            return locate_postcode(postcode)
-        except postcodes.InvalidPostcode as exc:
-            errors["postcode"] = [str(exc)]
-        except PostcodeNotFound as exc:
-            errors["postcode"] = [str(exc)]
-        return None
-    if lat or lng:
-        if not lat:
-            errors["lat"] = ["Give lat (latitude) with lng, or search by postcode instead."]
-        if not lng:
-            errors["lng"] = ["Give lng (longitude) with lat, or search by postcode instead."]
-        if not (lat and lng):
-            return None
-        latitude = _float(errors, "lat", lat, "lat (latitude)")
-        longitude = _float(errors, "lng", lng, "lng (longitude)")
-        if latitude is None or longitude is None:
-            return None
-        try:
-            make_point(latitude, longitude)
-        except OutsideUK as exc:
-            errors["lat"] = [str(exc)]
-            return None
-        return Place(latitude=latitude, longitude=longitude, precision="coordinates")
-    return None
-
-
-def _when(errors, params, now: dt.datetime) -> dt.datetime | None:
-    """The moment an ``open=now`` or ``day=&time=`` search asks about, in Europe/London."""
-    open_ = _value(params, "open")
-    day, time = _value(params, "day"), _value(params, "time")
-    if open_ is not None:
-        if open_.lower() != "now":
-            errors["open"] = ['open can only be "now"; for another time use day and time.']
-            return None
-        if day or time:
-            errors["open"] = ["Give open=now or day and time, not both."]
-            return None
-        return now.astimezone(LONDON)
-    if not (day or time):
-        return None
-    code = None
-    if not day:
-        errors["day"] = ["Give a day with the time, like day=MO for Monday."]
-    else:
-        code = day.upper()[:2] if day.title() in DAY_NAMES.values() else day.upper()
-        if code not in WEEKDAYS:
-            errors["day"] = [f"{day[:20]!r} is not a day. Use MO, TU, WE, TH, FR, SA or SU."]
-    if not time:
-        errors["time"] = ["Give a time with the day, like time=14:00."]
-    elif not _TIME_RE.match(time):
-        errors["time"] = [f"{time!r} is not a time. Use the 24-hour clock, like 09:30 or 14:00."]
-    if "day" in errors or "time" in errors:
-        return None
-    weekday = WEEKDAYS.index(code)
-    match = _TIME_RE.match(time)
-    today = now.astimezone(LONDON).date()
-    # The next such weekday (today counts), so dated and monthly rules are read for a real day.
-    date = today + dt.timedelta(days=(weekday - today.weekday()) % 7)
-    return dt.datetime.combine(
-        date, dt.time(int(match.group(1)), int(match.group(2))), tzinfo=LONDON
-    )
-
-
-def _choice(errors, params, name: str, choices, what: str) -> str | None:
-    value = _value(params, name)
-    if value is None:
-        return None
-    valid = [c.value for c in choices]
-    if value.lower() not in valid:
-        errors[name] = [f"{value!r} is not a {what}. Use one of: {', '.join(valid)}."]
-        return None
-    return value.lower()
-
-
-def parse_search(params, *, now: dt.datetime | None = None) -> dict:
-    """Validate search parameters into a clean query; raises ``SearchError``."""
-    now = now or timezone.now()
-    errors: dict[str, list[str]] = _too_long(params)
-    if errors:
-        raise SearchError(errors)
-    query: dict = {"place": _place(errors, params)}
-    query["radius"] = _int(
-        errors,
-        "radius",
-        _value(params, "radius"),
-        low=1,
-        high=settings.SEARCH_RADIUS_MAX_M,
-        what="radius (metres)",
-        example=settings.SEARCH_RADIUS_DEFAULT_M,
-    )
-    if query["radius"] is None and "radius" not in errors:
-        query["radius"] = settings.SEARCH_RADIUS_DEFAULT_M
-    query["needs"] = _terms(
-        errors, "need", _values(params, "need"), TaxonomyTerm.objects.needs(), "need"
-    )
-    query["offers"] = _terms(
-        errors, "offer", _values(params, "offer"), TaxonomyTerm.objects.digital_offers(), "offer"
-    )
-    query["kind"] = _choice(errors, params, "kind", Service.Kind, "kind of service")
-    query["access"] = _choice(errors, params, "access", Service.Access, "way to access a service")
-    q = _value(params, "q")
-    if q is not None and len(q) > QUERY_MAX_LENGTH:
-        errors["q"] = [f"Search words must be at most {QUERY_MAX_LENGTH} characters long."]
-    query["q"] = q
-    free = _value(params, "free")
-    if free is not None and free.lower() not in _TRUE | _FALSE:
-        errors["free"] = ['free must be "true" or "false".']
-    query["free"] = free is not None and free.lower() in _TRUE
-    query["age"] = _int(
-        errors, "age", _value(params, "age"), low=0, high=AGE_MAX, what="age (years)", example=40
-    )
-    language = _value(params, "language")
-    if language is not None and not re.fullmatch(r"[^\W\d_][\w ()'-]{1,40}", language):
-        errors["language"] = [
-            f"{language[:20]!r} is not a language. Give its name or code, like Urdu or ur."
-        ]
-    query["language"] = language
-    query["when"] = _when(errors, params, now)
-    query["page"] = _int(errors, "page", _value(params, "page"), low=1, high=10_000, what="page")
-    query["page_size"] = _int(
-        errors,
-        "page_size",
-        _value(params, "page_size"),
-        low=1,
-        high=PAGE_SIZE_MAX,
-        what="page_size",
-        example=PAGE_SIZE_DEFAULT,
-    )
-    if errors:
-        raise SearchError(errors)
-    query["page"] = query["page"] or 1
-    query["page_size"] = query["page_size"] or PAGE_SIZE_DEFAULT
-    query["now"] = now
-    return query
 
 
 def search_queryset(query: dict):
