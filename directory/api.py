@@ -1,6 +1,7 @@
 """The directory's search API (/api/services/ and friends). Reads only; open to all."""
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -10,14 +11,17 @@ from rest_framework.views import APIView
 from config.openapi import results_of
 from directory import openreferral
 from directory.models import Service, TaxonomyTerm
+from directory.params import SearchParams, query_parameters
+from directory.presenters import dress_prefetched
 from directory.search import SearchError, search_services
 from directory.serializers import (
     KindSerializer,
-    ResultFeatureSerializer,
-    ResultSerializer,
     SearchFeaturePageSerializer,
     SearchPageSerializer,
     TermSerializer,
+    feature_dict,
+    moment,
+    result_dict,
 )
 
 
@@ -28,52 +32,16 @@ class GeoJSONRenderer(JSONRenderer):
     format = "geojson"
 
 
-def _param(name, type_, description, many=False, enum=None):
-    return OpenApiParameter(
-        name,
-        type_,
-        OpenApiParameter.QUERY,
-        description=description,
-        many=many,
-        enum=enum,
-        explode=True if many else None,
-    )
-
-
+# The search's parameters come from the class that validates them; format is the renderer's.
 SEARCH_PARAMETERS = [
-    _param(
-        "postcode",
+    *query_parameters(SearchParams),
+    OpenApiParameter(
+        "format",
         str,
-        "A UK postcode (SK14 4QH) or district (SK14). Unknown postcodes "
-        "fall back to their sector or district; the response says so in place.precision.",
+        OpenApiParameter.QUERY,
+        description="geojson for a GeoJSON FeatureCollection.",
+        enum=["json", "geojson"],
     ),
-    _param("lat", float, "Latitude (WGS84), with lng, instead of a postcode."),
-    _param("lng", float, "Longitude (WGS84), with lat."),
-    _param("radius", int, "Search radius in metres (default 5000; over the cap is a 400)."),
-    _param("need", str, "Need slug from /api/needs/; repeat for any of several.", many=True),
-    _param(
-        "offer",
-        str,
-        "Digital-inclusion offer code (online centres); repeat: all must be offered.",
-        many=True,
-    ),
-    _param("kind", str, "Kind of service.", enum=[k.value for k in Service.Kind]),
-    _param(
-        "q",
-        str,
-        "Words to search for in names, descriptions and organisation names "
-        '(English stemming; "quotes" and -minus work as in web search).',
-    ),
-    _param("free", bool, "true: only services that list no charge."),
-    _param("access", str, "How a person gets in.", enum=[a.value for a in Service.Access]),
-    _param("age", int, "The person's age in years."),
-    _param("language", str, "A language the service works in: a name (Urdu) or code (ur)."),
-    _param("open", str, "now: only services open right now (UK time).", enum=["now"]),
-    _param("day", str, "With time: open on this weekday.", enum=list(openreferral.WEEKDAYS)),
-    _param("time", str, "With day: open at this time (24-hour HH:MM, UK time)."),
-    _param("page", int, "Page number, from 1."),
-    _param("page_size", int, "Results per page (default 20, at most 100)."),
-    _param("format", str, "geojson for a GeoJSON FeatureCollection.", enum=["json", "geojson"]),
 ]
 
 
@@ -107,6 +75,7 @@ class ServiceSearch(APIView):
         page = {
             "place": place,
             "count": found.total,
+            "count_exact": found.total_exact,
             "page": found.page,
             "page_size": found.page_size,
             "total_pages": found.total_pages,
@@ -114,9 +83,9 @@ class ServiceSearch(APIView):
             "previous": self._page_url(request, found.page - 1) if found.has_previous else None,
         }
         if getattr(request.accepted_renderer, "format", None) == "geojson":
-            collection = ResultFeatureSerializer(found.results, many=True).data
-            return Response({**collection, **page})
-        return Response({**page, "results": ResultSerializer(found.results, many=True).data})
+            features = [feature_dict(service) for service in found.results]
+            return Response({"type": "FeatureCollection", "features": features, **page})
+        return Response({**page, "results": [result_dict(service) for service in found.results]})
 
     @staticmethod
     def _page_url(request, page: int) -> str:
@@ -146,18 +115,19 @@ class ServiceDetail(APIView):
         # the open-data feed at /openreferral/services/<id> carries every status.
         service = get_object_or_404(openreferral.full_services(Service.objects.public()), pk=pk)
         data = openreferral.service_dict(service)
-        terms = [a.taxonomy_term for a in service.attributes.all()]
+        dress_prefetched(service, timezone.now())
         data.update(
             kind=service.kind,
             kind_label=service.get_kind_display(),
             access=service.access,
             access_label=service.get_access_display(),
-            needs=TermSerializer(
-                [t for t in terms if t.taxonomy.slug == "flourish-needs"], many=True
-            ).data,
-            offers=TermSerializer(
-                [t for t in terms if t.taxonomy.slug == "flourish-digital-inclusion"], many=True
-            ).data,
+            needs=TermSerializer(service.needs, many=True).data,
+            offers=TermSerializer(service.offers, many=True).data,
+            # As a search result says them (directory.presenters decides, once).
+            cost_summary=service.cost_summary,
+            is_free=service.is_free,
+            next_opening=moment(service.next_opening),
+            open_now=service.open_now,
         )
         return Response(data)
 

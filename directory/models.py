@@ -332,10 +332,7 @@ class ServiceQuerySet(models.QuerySet):
         near_locations = ServiceAtLocation.objects.filter(
             location__point__dwithin=(point, radius_m)
         )
-        area_filter = Q(extent__covers=point)
-        if outcode:
-            area_filter |= Q(postcode_districts__contains=[outcode])
-        covering_areas = ServiceArea.objects.filter(area_filter)
+        covering_areas = ServiceArea.objects.covering(point, outcode)
         # Candidates first, straight from the indexes (GiST on points and extents, GIN on the
         # district lists): the rule below then runs on the few services near the place, not
         # on every service in the country.
@@ -655,6 +652,16 @@ class Language(models.Model):
     note = models.CharField(max_length=255, blank=True)
 
 
+class ServiceAreaQuerySet(models.QuerySet):
+    def covering(self, point: Point, outcode: str | None = None):
+        """Areas that cover a place: a polygon containing the point, or a list of postcode
+        districts naming ``outcode``."""
+        area_filter = Q(extent__covers=point)
+        if outcode:
+            area_filter |= Q(postcode_districts__contains=[outcode])
+        return self.filter(area_filter)
+
+
 class ServiceArea(models.Model):
     """Where a service serves: a polygon (``extent``) and/or a list of postcode districts."""
 
@@ -671,6 +678,8 @@ class ServiceArea(models.Model):
         help_text="Postcode districts served, e.g. SK14, SK15",
     )
     uri = models.URLField(blank=True)
+
+    objects = ServiceAreaQuerySet.as_manager()
 
     class Meta:
         indexes = [GinIndex(fields=["postcode_districts"])]

@@ -21,15 +21,13 @@ from config import ratelimit
 from config.clientip import client_ip
 from directory.forms import REPORT_TOKEN_MAX_AGE, ListingReportForm
 from directory.models import (
-    DIGITAL_TAXONOMY,
-    LONDON,
-    NEEDS_TAXONOMY,
     Phone,
     Service,
     ServiceAtLocation,
     TaxonomyTerm,
 )
-from directory.search import SearchError, cost_summary, next_opening, search_services
+from directory.presenters import dress_prefetched
+from directory.search import SearchError, search_services
 from directory.templatetags.directory_pages import miles_km
 from geo.postcodes import HOW_TO_FIX
 
@@ -270,17 +268,7 @@ def _public_services():
 
 def _describe(service: Service) -> Service:
     """Attach what the service page and the shortlist show (from prefetched rows)."""
-    now = timezone.now()
-    service.next_opening, service.next_closing = next_opening(service, now)
-    service.open_now = bool(
-        service.next_opening
-        and service.next_opening <= now.astimezone(LONDON) < service.next_closing
-    )
-    service.is_free, service.cost_summary = cost_summary(service, now.astimezone(LONDON).date())
-    terms = [a.taxonomy_term for a in service.attributes.all()]
-    terms.sort(key=lambda t: t.position)
-    service.needs = [t for t in terms if t.taxonomy.slug == NEEDS_TAXONOMY]
-    service.offers = [t for t in terms if t.taxonomy.slug == DIGITAL_TAXONOMY]
+    dress_prefetched(service, timezone.now())
     service.locations = []
     for sal in service.service_at_locations.all():
         location = sal.location

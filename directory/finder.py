@@ -1,0 +1,345 @@
+"""One page of search results in one SQL statement.
+
+Raw SQL, kept here and nowhere else (STYLE.md), because the shape the ORM writes cannot stop
+early. Which services match is still decided by the ORM's rules (``Service.objects``' filters,
+compiled into the WHERE clause below, and ``ServiceArea.objects.covering``); this module only
+decides the order in which the database looks at them and what it returns:
+
+- Near a place, the venues are walked nearest first through the GiST index (``<->``), each
+  checked against the filters as it comes, and the walk stops at the end of the page; a city
+  centre may hold thousands of candidates, but a person wants the nearest twenty. A service
+  with several venues is taken once, at its nearest. Services found only through a service
+  area (no venue within the radius) come after, nearest venue first.
+- The total is counted the same way but stops at ``COUNT_LIMIT`` ("more than 500").
+- The page's details (organisation, needs, schedules, costs, nearest venue) come back with it,
+  as arrays and JSON, rather than from seven queries and model instances per related row.
+
+The ORM version of the matching rule, ``Service.objects.serving``, stays for the Open Referral
+feed; tests/directory/test_finder.py checks the two agree.
+"""
+
+import datetime as dt
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import connection
+from django.utils.dateparse import parse_date, parse_time
+
+from directory.models import (
+    CostOption,
+    Location,
+    Organization,
+    Schedule,
+    Service,
+    ServiceArea,
+    TaxonomyTerm,
+)
+from directory.presenters import dress
+
+# Count at most this many matches: "more than 500" is as useful to a person as 12,345.
+COUNT_LIMIT = 500
+# Near-constant: the vocabularies' terms, by id, kept in each process this long.
+TERMS_TTL_S = 60
+
+
+@dataclass
+class Page:
+    rows: list[Service]
+    total: int
+    exact: bool  # False: there are more than ``total`` matches
+
+
+# --- The statement -------------------------------------------------------------------------
+def filtered_services(query: dict, *, nationwide: bool):
+    """Every search filter but the place, as the ORM's rules write them."""
+    services = Service.objects.searchable()
+    if query["needs"]:
+        services = services.with_any_term([t.id for t in query["needs"]])
+    if query["offers"]:
+        services = services.with_every_term([t.id for t in query["offers"]])
+    if query["kind"]:
+        services = services.filter(kind=query["kind"])
+    if query["access"]:
+        services = services.filter(access=query["access"])
+    if query["free"]:
+        services = services.free()
+    if query["age"] is not None:
+        services = services.for_age(query["age"])
+    if query["language"]:
+        services = services.speaking(query["language"])
+    if query["when"] is not None:
+        services = services.open_at(query["when"], nationwide=nationwide)
+    if query["q"]:
+        services = services.matching_text(query["q"])
+    return services
+
+
+def _compiled(services) -> tuple[str, list, str, list]:
+    """(WHERE sql, params, rank sql, params) of a Service queryset, for tables named
+    ``directory_service`` and ``directory_organization`` in the statement."""
+    sql_query = services.query
+    compiler = sql_query.get_compiler(connection=connection)
+    unexpected = set(sql_query.alias_map) - {"directory_service", "directory_organization"}
+    if unexpected:  # a new filter that joins another table: add the join below first
+        raise AssertionError(f"search filters join {sorted(unexpected)}")
+    where, where_params = compiler.compile(sql_query.where)
+    rank, rank_params = "0::real", []
+    if "rank" in sql_query.annotations:
+        rank, rank_params = compiler.compile(sql_query.annotations["rank"])
+    return where, list(where_params), rank, list(rank_params)
+
+
+_FROM = """
+    directory_service
+    JOIN directory_organization ON directory_organization.id = directory_service.organization_id"""
+
+# A venue is the service's nearest (ties broken by id): the service is listed once, there.
+_NEAREST_VENUE = """
+    NOT EXISTS (
+        SELECT 1 FROM directory_serviceatlocation sal2
+        JOIN directory_location l2 ON l2.id = sal2.location_id
+        WHERE sal2.service_id = sal.service_id AND l2.point IS NOT NULL
+          AND ((l2.point <-> {ref}), l2.id) < ((l.point <-> {ref}), l.id))"""
+
+# Matched by a venue within the radius unless the service draws its own area elsewhere.
+_AREA_ALLOWS = """
+    (directory_service.id IN (SELECT service_id FROM covering)
+     OR NOT EXISTS (SELECT 1 FROM directory_servicearea a
+                    WHERE a.service_id = directory_service.id))"""
+
+
+def page_statement(query: dict) -> tuple[str, list]:
+    """The SQL and parameters that answer one page of a validated search (``parse_search``),
+    with the total on every row. Also the benchmark's floor."""
+    place = query["place"]
+    size, page = query["page_size"], query["page"]
+    offset = (page - 1) * size
+    count_limit = max(COUNT_LIMIT, page * size) + 1
+    services = filtered_services(query, nationwide=place is None)
+    where, where_params, rank, rank_params = _compiled(services)
+    ordered_by_rank = "rank DESC, " if query["q"] else ""
+    if place is not None:
+        # The place is one parameter, in a CTE that every later use reads.
+        ref = "(SELECT g FROM ref)"
+        covering_sql, covering_params = (
+            ServiceArea.objects.covering(place.point, place.outcode)
+            .values("service_id")
+            .query.sql_with_params()
+        )
+        radius = query["radius"]
+        near_where = f"ST_DWithin(l.point, {ref}, {radius:d})"
+        venue_from = f"""
+            directory_location l
+            JOIN directory_serviceatlocation sal ON sal.location_id = l.id
+            JOIN {_FROM} ON directory_service.id = sal.service_id"""
+        hits = f"""
+        ref AS (SELECT %s::geography AS g),
+        covering AS MATERIALIZED ({covering_sql}),
+        near AS (
+            SELECT directory_service.id, directory_service.name, (l.point <-> {ref}) AS distance,
+                   {rank} AS rank
+            FROM {venue_from}
+            WHERE {near_where} AND {where} AND {_AREA_ALLOWS} AND {_NEAREST_VENUE.format(ref=ref)}
+            ORDER BY l.point <-> {ref}, {ordered_by_rank}directory_service.name,
+                     directory_service.id
+            LIMIT {offset + size:d}
+        ),
+        by_area AS MATERIALIZED (
+            SELECT directory_service.id, directory_service.name,
+                   (SELECT min(l.point <-> {ref}) FROM directory_serviceatlocation sal
+                    JOIN directory_location l ON l.id = sal.location_id
+                    WHERE sal.service_id = directory_service.id) AS distance,
+                   {rank} AS rank
+            FROM {_FROM}
+            WHERE directory_service.id IN (SELECT service_id FROM covering) AND {where}
+              AND NOT EXISTS (
+                  SELECT 1 FROM directory_serviceatlocation sal
+                  JOIN directory_location l ON l.id = sal.location_id
+                  WHERE sal.service_id = directory_service.id AND {near_where})
+        ),
+        hits AS (
+            SELECT *, 'within_radius' AS match, 0 AS grp FROM near
+            UNION ALL SELECT *, 'service_area', 1 FROM by_area
+        ),
+        counted AS (
+            SELECT (SELECT count(*) FROM (
+                        SELECT 1 FROM {venue_from}
+                        WHERE {near_where} AND {where} AND {_AREA_ALLOWS}
+                          AND {_NEAREST_VENUE.format(ref=ref)}
+                        LIMIT {count_limit:d}) c)
+                   + (SELECT count(*) FROM by_area) AS n
+        ),"""
+        # The SQL reads the filters three times (near, by_area, counted) and the rank twice.
+        params = (
+            [place.point.ewkt]
+            + list(covering_params)
+            + rank_params
+            + where_params
+            + rank_params
+            + where_params
+            + where_params
+        )
+        order = f"grp, distance NULLS LAST, {ordered_by_rank}name, id"
+        venue_order = f"l.point IS NULL, l.point <-> {ref}, l.name, l.id"
+    else:
+        order = f"{ordered_by_rank}name, id"
+        hits = f"""
+        hits AS (
+            SELECT directory_service.id, directory_service.name, NULL::float AS distance,
+                   {rank} AS rank, NULL AS match, 0 AS grp
+            FROM {_FROM}
+            WHERE {where}
+            ORDER BY {ordered_by_rank}directory_service.name, directory_service.id
+            LIMIT {offset + size:d}
+        ),
+        counted AS (
+            SELECT count(*) AS n FROM (SELECT 1 FROM {_FROM} WHERE {where}
+                                       LIMIT {count_limit:d}) c
+        ),"""
+        params = rank_params + where_params + where_params
+        venue_order = "l.point IS NULL, l.name, l.id"
+    sql = f"""WITH {hits}
+    page AS (
+        SELECT id, distance, match, row_number() OVER (ORDER BY {order}) AS n
+        FROM hits ORDER BY {order} LIMIT {size:d} OFFSET {offset:d}
+    )
+    SELECT s.id, s.name, s.description, s.email, s.url, s.kind, s.access, s.fees,
+           s.organization_id, o.name, page.distance, page.match,
+           ARRAY(SELECT a.taxonomy_term_id FROM directory_attribute a WHERE a.service_id = s.id),
+           (SELECT json_agg(json_build_array(sc.freq, sc.interval, sc.byday, sc.bymonthday,
+                                             sc.opens_at, sc.closes_at, sc.valid_from,
+                                             sc.valid_to, sc.dtstart))
+            FROM (SELECT * FROM directory_schedule WHERE service_id = s.id
+                  UNION ALL
+                  SELECT sc.* FROM directory_schedule sc
+                  JOIN directory_serviceatlocation sl ON sl.id = sc.service_at_location_id
+                  WHERE sl.service_id = s.id) sc),
+           (SELECT json_agg(json_build_array(c.option, c.amount, c.valid_to))
+            FROM directory_costoption c WHERE c.service_id = s.id),
+           venue.id, venue.name, venue.location_type, venue.address_1, venue.address_2,
+           venue.city, venue.postal_code, venue.point,
+           counted.n
+    FROM counted
+    LEFT JOIN (page
+               JOIN directory_service s ON s.id = page.id
+               JOIN directory_organization o ON o.id = s.organization_id) ON true
+    LEFT JOIN LATERAL (
+        SELECT l.*
+        FROM directory_serviceatlocation sal
+        JOIN directory_location l ON l.id = sal.location_id
+        WHERE sal.service_id = s.id
+        ORDER BY {venue_order} LIMIT 1
+    ) venue ON true
+    ORDER BY page.n"""
+    return sql, params
+
+
+# --- Rows to services ----------------------------------------------------------------------
+_terms: dict[uuid.UUID, TaxonomyTerm] = {}
+_terms_loaded_at = 0.0
+_terms_lock = threading.Lock()
+
+
+def term(term_id: uuid.UUID) -> TaxonomyTerm | None:
+    """A taxonomy term (with its taxonomy) from this process's copy of the vocabularies,
+    refreshed every ``TERMS_TTL_S`` seconds or when an unknown id turns up."""
+    global _terms, _terms_loaded_at
+    found = _terms.get(term_id)
+    if found is not None and time.monotonic() - _terms_loaded_at < TERMS_TTL_S:
+        return found
+    with _terms_lock:
+        _terms = {t.id: t for t in TaxonomyTerm.objects.select_related("taxonomy")}
+        _terms_loaded_at = time.monotonic()
+    return _terms.get(term_id)
+
+
+def forget_terms() -> None:
+    """Drop this process's copy of the vocabularies (tests; after an edit)."""
+    global _terms_loaded_at
+    _terms_loaded_at = 0.0
+
+
+def _schedule(row) -> Schedule:
+    freq, interval, byday, bymonthday, opens, closes, valid_from, valid_to, dtstart = row
+    return Schedule(
+        freq=freq,
+        interval=interval,
+        byday=byday,
+        bymonthday=bymonthday,
+        opens_at=parse_time(opens) if opens else None,
+        closes_at=parse_time(closes) if closes else None,
+        valid_from=parse_date(valid_from) if valid_from else None,
+        valid_to=parse_date(valid_to) if valid_to else None,
+        dtstart=parse_date(dtstart) if dtstart else None,
+    )
+
+
+def _cost(row) -> CostOption:
+    option, amount, valid_to = row
+    return CostOption(
+        option=option,
+        amount=None if amount is None else Decimal(str(amount)),
+        valid_to=parse_date(valid_to) if valid_to else None,
+    )
+
+
+def _service(row, now: dt.datetime) -> Service:
+    (sid, name, description, email, url, kind, access, fees, org_id, org_name, distance, match,
+     term_ids, schedules, costs, venue_id, venue_name, venue_type, address_1, address_2, city,
+     postal_code, point, _total) = row  # fmt: skip
+    service = Service(
+        id=sid,
+        name=name,
+        description=description,
+        email=email,
+        url=url,
+        kind=kind,
+        access=access,
+        fees=fees,
+        organization=Organization(id=org_id, name=org_name),
+    )
+    service.distance = distance
+    service.match = match
+    service.nearest_location = None
+    if venue_id is not None:
+        service.nearest_location = Location(
+            id=venue_id,
+            name=venue_name,
+            location_type=venue_type,
+            address_1=address_1,
+            address_2=address_2,
+            city=city,
+            postal_code=postal_code,
+            point=None if point is None else GEOSGeometry(point),
+        )
+    terms = [t for t in map(term, term_ids) if t is not None]
+    return dress(
+        service,
+        # psycopg2 decodes json columns itself.
+        schedules=[_schedule(s) for s in schedules or ()],
+        cost_options=[_cost(c) for c in costs or ()],
+        terms=terms,
+        now=now,
+    )
+
+
+def find(query: dict) -> Page:
+    """One page of services for a validated search, dressed for display, and the total."""
+    sql, params = page_statement(query)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    now = query["now"]
+    # Always one row at least: an empty page still says how many there are (for "there are
+    # only 3 pages").
+    total = rows[0][-1]
+    limit = max(COUNT_LIMIT, query["page"] * query["page_size"])
+    return Page(
+        rows=[_service(row, now) for row in rows if row[0] is not None],
+        total=min(total, limit),
+        exact=total <= limit,
+    )

@@ -1,0 +1,172 @@
+"""The search's one SQL statement (directory.finder) against the ORM's rules and the API's
+documented shapes: same services, nearest first, each once, with a total that stops early."""
+
+import json
+
+import pytest
+
+from directory import finder
+from directory.models import Location, Service, ServiceAtLocation, TaxonomyTerm
+from directory.search import parse_search, search_services
+from directory.serializers import (
+    ResultFeatureSerializer,
+    ResultSerializer,
+    feature_dict,
+    result_dict,
+)
+from tests.directory.conftest import PLACES, make_service
+
+
+def _everything(params) -> list[Service]:
+    found, page = [], 1
+    while True:
+        result = search_services({**params, "page_size": "100", "page": str(page)})
+        found += result.results
+        if not result.has_next:
+            return found
+        page += 1
+
+
+@pytest.fixture
+def spread(places):
+    """Services at every test postcode, some by area, some excluded by their own area."""
+    make_service("Hyde Walks", at="SK14 1PW", needs=["loneliness"])
+    make_service("Town Centre Pantry", at="SK14 1AA", needs=["food"], price="2.50")
+    make_service("Glossop Choir", at="SK13 8AA", needs=["loneliness"])
+    make_service("Manchester Line", at="M1 1AE", districts=["SK14"], needs=["loneliness"])
+    make_service("Stalybridge Only", at="SK14 1PW", districts=["SK15"])
+    make_service("Borough Phone Line", districts=["SK14", "SK13"])
+    make_service("City Walks", at="S7 1AA", needs=["loneliness"])
+    make_service("Closed For Now", at="SK14 1AA", status=Service.Status.TEMPORARILY_CLOSED)
+
+
+class AgreesWithTheRuleTests:
+    @pytest.mark.parametrize("postcode", ["SK14 1AA", "SK13 8AA", "M1 1AE", "S7 1AA"])
+    @pytest.mark.parametrize("radius", ["500", "5000", "20000"])
+    def test_the_same_services_as_the_orm_rule(self, spread, postcode, radius):
+        query = parse_search({"postcode": postcode, "radius": radius})
+        place = query["place"]
+        expected = Service.objects.searchable().serving(place.point, int(radius), place.outcode)
+        by_rule = {s.pk: s for s in expected}
+
+        found = _everything({"postcode": postcode, "radius": radius})
+
+        assert sorted(s.pk for s in found) == sorted(by_rule)
+        for service in found:
+            assert service.match == by_rule[service.pk].match
+            if by_rule[service.pk].distance is None:
+                assert service.distance is None
+            else:  # the rule measures on the spheroid, the search on the sphere (<->)
+                assert service.distance == pytest.approx(by_rule[service.pk].distance, rel=0.01)
+
+    def test_nearest_first_then_services_found_by_area(self, spread):
+        found = _everything({"postcode": "SK14 1AA", "radius": "5000"})
+
+        matches = [s.match for s in found]
+        assert matches == sorted(matches, key=lambda m: m != "within_radius")
+        near = [s.distance for s in found if s.match == "within_radius"]
+        assert near == sorted(near)
+        assert found[-1].name == "Borough Phone Line"  # no venue at all: last
+
+    def test_a_service_with_several_venues_is_listed_once_at_the_nearest(self, spread):
+        service = make_service("Two Halls", at="SK13 8AA")
+        near = Location.objects.create(name="Near hall", point=_point("SK14 1PW"))
+        ServiceAtLocation.objects.create(service=service, location=near)
+
+        found = [s for s in _everything({"postcode": "SK14 1AA"}) if s.name == "Two Halls"]
+
+        assert len(found) == 1
+        assert found[0].nearest_location.name == "Near hall"
+        assert 600 < found[0].distance < 700
+
+
+class CountTests:
+    def test_the_total_stops_at_the_count_limit_and_says_more_than(self, spread, monkeypatch):
+        monkeypatch.setattr(finder, "COUNT_LIMIT", 2)
+
+        result = search_services({"postcode": "SK14 1AA", "page_size": "1"})
+
+        assert (result.total, result.total_exact) == (2, False)
+        assert result.total_label == "more than 2"
+        assert result.total_pages is None
+        assert result.has_next
+
+    def test_a_page_beyond_the_count_limit_is_still_served(self, spread, monkeypatch):
+        monkeypatch.setattr(finder, "COUNT_LIMIT", 2)
+
+        result = search_services({"postcode": "SK14 1AA", "page_size": "1", "page": "4"})
+
+        assert len(result.results) == 1
+        assert result.has_previous
+
+    def test_under_the_limit_the_total_is_exact(self, spread):
+        result = search_services({"postcode": "SK14 1AA", "page_size": "1"})
+
+        assert result.total_exact
+        assert result.total == len(_everything({"postcode": "SK14 1AA"})) > 1
+        assert result.total_pages == result.total
+
+    def test_the_api_says_when_its_count_is_a_lower_bound(self, spread, client, monkeypatch):
+        monkeypatch.setattr(finder, "COUNT_LIMIT", 2)
+
+        body = client.get("/api/services/", {"postcode": "SK14 1AA", "page_size": "1"}).json()
+
+        assert (body["count"], body["count_exact"], body["total_pages"]) == (2, False, None)
+        assert body["next"] is not None
+
+    def test_the_results_page_says_more_than(self, spread, client, monkeypatch):
+        monkeypatch.setattr(finder, "COUNT_LIMIT", 2)
+
+        page = client.get("/search/", {"postcode": "SK14 1AA", "page_size": "1"})
+
+        assert "More than 2 places near SK14 1AA" in page.text
+        assert "Page 1 of" not in page.text
+
+
+class ShapeTests:
+    def test_the_plain_result_is_what_the_documented_serializer_says(self, spread):
+        results = _everything({"postcode": "SK14 1AA", "radius": "20000"})
+
+        documented = json.loads(json.dumps(ResultSerializer(results, many=True).data))
+        plain = json.loads(json.dumps([result_dict(s) for s in results]))
+
+        assert plain == documented
+
+    def test_the_plain_feature_is_what_the_documented_serializer_says(self, spread):
+        results = _everything({"postcode": "SK14 1AA", "radius": "20000"})
+
+        documented = ResultFeatureSerializer(results, many=True).data["features"]
+        plain = [feature_dict(s) for s in results]
+
+        for mine, theirs in zip(plain, json.loads(json.dumps(documented)), strict=True):
+            if mine["geometry"] is not None:  # GEOS writes coordinates to 15 digits
+                assert mine["geometry"]["coordinates"] == pytest.approx(
+                    theirs["geometry"]["coordinates"], abs=1e-12
+                )
+                mine["geometry"] = theirs["geometry"]
+            assert mine == theirs
+
+
+class VocabularyCacheTests:
+    def test_a_renamed_need_shows_once_the_cached_copy_expires(self, spread, monkeypatch):
+        clock = [1000.0]
+        monkeypatch.setattr(finder.time, "monotonic", lambda: clock[0])
+        finder.forget_terms()
+        label = lambda: [  # noqa: E731
+            s.needs[0].plain_label
+            for s in _everything({"postcode": "SK14 1PW"})
+            if s.name == "Hyde Walks"
+        ][0]
+        before = label()
+        TaxonomyTerm.objects.filter(code="loneliness").update(plain_label="Lonely")
+
+        assert label() == before  # within the minute: this process's copy
+        clock[0] += finder.TERMS_TTL_S + 1
+        assert label() == "Lonely"
+
+
+def _point(postcode):
+    from django.contrib.gis.geos import Point
+
+    lat, lng = PLACES[postcode]
+    return Point(lng, lat, srid=4326)
