@@ -1,39 +1,64 @@
-"""Measure the directory search at national scale, against the raw SQL floor.
+"""Measure the directory search at national scale, against the raw SQL floor (issue 10).
 
-Seeds (or reuses) a directory of --size services at random real postcode points across GB,
-reproducibly from --seed, all under one organisation named "Benchmark data" (is_demo=False, so
-it never mixes with the demo) and removable with --drop. Then times, in process:
+``bench_directory`` (what ``make bench`` runs) does the whole round in one go:
 
-- the search API (postcode + 5 km + one need, 20 a page) through django.test.Client,
-- the same search as one hand-written SQL query (the floor), and their ratio,
-- likewise for open=now and q= searches,
-- and, if the HTML search page exists (URL name ``directory-search``), that page too.
+1. For each size (100,000 and 1,000,000 services by default) a benchmark database of its own on
+   the app's server, ``<dbname>_bench_100k`` / ``<dbname>_bench_1m``: created if missing,
+   migrated, postcodes loaded, then seeded with services at random real GB postcodes,
+   reproducibly from --seed (reused on later runs when it already holds that seed and size). It
+   is not the app's database, so benchmark services never show up in the demo.
+2. In each, in process (``--here``, run as a subprocess with DATABASE_URL set): median and p95 of
+   the search API through django.test.Client against the raw SQL floor (the page's one SQL
+   statement, ``directory.finder.page_statement``, run with a cursor) for a need, need +
+   open=now and q= search near a postcode; a nationwide open=now search; the results page.
+3. Over HTTP (``bench_http``, the app served by gunicorn with production settings, loaded by
+   wrk, against pgbench running the same statements).
+4. A table of the issue's targets, PASS or MISS, with the 1-minute load average beside each
+   figure; it exits 1 if any target is missed, after printing everything.
 
-It prints figures; it asserts nothing.
+``--drop`` removes benchmark data seeded by older versions of this command into the app's own
+database.
 """
 
+import argparse
+import importlib.util
 import io
+import json
+import math
+import os
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import quote
 
-from django.contrib.gis.db.models.functions import GeometryDistance
-from django.core.management.base import BaseCommand
-from django.db import connection, transaction
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.test.utils import override_settings
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from directory import vocabularies
-from directory.models import LONDON, WEEKDAYS, Location, Organization, Service
-from directory.search import parse_search, search_queryset
+from directory.models import LONDON, WEEKDAYS, Organization, Service
+from directory.search import parse_search
 
 BENCH_ORG_ID = uuid.uuid5(vocabularies.NAMESPACE, "bench/organization")
 BENCH_ORG_NAME = "Benchmark data"
 BATCH = 10_000
 BENCH_LOCK = 7_410_318  # any constant; names the advisory lock
+RADIUS_M = 5000
+
+# The issue's targets (issue 10).
+RATIO_MAX = 3.0  # API median at most 3x the raw SQL floor
+P95_MAX_MS_AT_1M = 100.0  # API p95 at 1,000,000 services
+NATIONWIDE_MAX_MS = 50.0  # open=now with no place, median
 
 ACTIVITIES = [
     "Walking Group",
@@ -99,40 +124,391 @@ def _copy(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
     cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
 
 
-def _stats(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return statistics.median(ordered), p95
+# --- Figures and targets: plain functions, shared with bench_http --------------------------
+def load1() -> float:
+    """The machine's 1-minute load average: printed beside every figure (a busy machine slows
+    Python more than PostgreSQL, so ratios drift with it)."""
+    return os.getloadavg()[0]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest value at or above ``fraction`` of the samples."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def median_p95(samples: list[float]) -> tuple[float, float]:
+    return statistics.median(samples), percentile(samples, 0.95)
+
+
+@dataclass
+class Check:
+    """One of the issue's targets, as measured: PASS or MISS."""
+
+    figure: str
+    measured: str
+    target: str
+    passed: bool
+    load: float
+
+
+def check(figure: str, value: float | None, op: str, limit: float, unit: str = "") -> Check:
+    """``value`` against ``op limit`` (op is "<=", "<" or ">="); None (not measured) misses."""
+    tests = {"<=": lambda v: v <= limit, "<": lambda v: v < limit, ">=": lambda v: v >= limit}
+    if op not in tests:
+        raise ValueError(f"Unknown comparison {op!r}")
+    passed = value is not None and tests[op](value)
+    measured = "not measured" if value is None else f"{value:.1f}{unit}"
+    return Check(figure, measured, f"{op} {limit:g}{unit}", passed, load1())
+
+
+def failed(figure: str, why: str) -> Check:
+    """A step that should have produced figures and did not: always a miss."""
+    return Check(figure, why, "runs", False, load1())
+
+
+def summary(checks: list[Check]) -> tuple[list[str], int]:
+    """The target table's lines, and how many targets were missed."""
+    width = max([len(c.figure) for c in checks] + [6])
+    lines = [
+        f"  {'figure':<{width}}  {'measured':>14}  {'target':>10}  {'load':>5}  result",
+    ]
+    for c in checks:
+        lines.append(
+            f"  {c.figure:<{width}}  {c.measured:>14}  {c.target:>10}  {c.load:5.2f}  "
+            f"{'PASS' if c.passed else 'MISS'}"
+        )
+    return lines, sum(not c.passed for c in checks)
+
+
+def size_label(size: int) -> str:
+    """100000 -> 100k, 1000000 -> 1m (database names); shown upper-case for millions."""
+    if size % 1_000_000 == 0:
+        return f"{size // 1_000_000}m"
+    if size % 1000 == 0:
+        return f"{size // 1000}k"
+    return str(size)
+
+
+def shown_size(size: int) -> str:
+    return size_label(size).replace("m", "M")
+
+
+def database_url(settings_dict: dict, name: str | None = None, scheme: str = "postgis") -> str:
+    """The URL of a database on the same server as ``settings_dict`` (DATABASE_URL form)."""
+    user = quote(settings_dict["USER"] or "", safe="")
+    password = quote(settings_dict["PASSWORD"] or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict["HOST"] or "localhost"
+    port = settings_dict["PORT"] or "5432"
+    return f"{scheme}://{auth}{host}:{port}/{quote(name or settings_dict['NAME'], safe='')}"
+
+
+def parse_sizes(text: str) -> list[int]:
+    """--sizes 100000,1000000 (also 100k,1m); empty: none."""
+    sizes = []
+    for part in text.replace("_", "").split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        factor = {"k": 1000, "m": 1_000_000}.get(part[-1], 1)
+        sizes.append(int(part.rstrip("km")) * factor)
+    return sizes
+
+
+def floor_statement(params: dict, now) -> tuple[str, dict | list]:
+    """The raw SQL floor for a search: the page's one SQL statement, as the app runs it.
+
+    ``directory.finder.page_statement`` is that statement (the best single query a careful person
+    would write for the same answer); until it exists, the hand-written query below stands in."""
+    if importlib.util.find_spec("directory.finder") is None:
+        return fallback_statement(params, now)
+    from directory.finder import page_statement
+
+    return page_statement(parse_search({k: str(v) for k, v in params.items()}, now=now))
+
+
+def run_floor(sql: str, args) -> list:
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+# Raw SQL on purpose: the floor the API is measured against, written as a careful person would
+# by hand (candidates from the GiST index, then the rule and filters). Stands in until
+# directory.finder.page_statement exists.
+_NEAR = """
+    WITH place AS (SELECT point, outcode FROM geo_postcode WHERE postcode = %(postcode)s),
+    near AS (
+        SELECT sal.service_id, min(ST_Distance(l.point, place.point)) AS distance
+        FROM place, directory_location l
+        JOIN directory_serviceatlocation sal ON sal.location_id = l.id
+        WHERE ST_DWithin(l.point, place.point, %(radius)s)
+        GROUP BY sal.service_id
+    ),
+    covered AS (
+        SELECT DISTINCT a.service_id FROM place, directory_servicearea a
+        WHERE a.postcode_districts @> ARRAY[place.outcode]::varchar[]
+           OR ST_Covers(a.extent, place.point)
+    ),
+    matched AS (
+        SELECT near.service_id, near.distance FROM near
+        WHERE NOT EXISTS (SELECT 1 FROM directory_servicearea x WHERE x.service_id = near.service_id)
+           OR near.service_id IN (SELECT service_id FROM covered)
+        UNION
+        SELECT c.service_id, NULL FROM covered c
+        WHERE c.service_id NOT IN (SELECT service_id FROM near)
+    )
+    SELECT s.id, s.name, m.distance, count(*) OVER () AS total
+    FROM matched m JOIN directory_service s ON s.id = m.service_id
+    WHERE s.status = 'active' {extra}
+    ORDER BY m.distance NULLS LAST, s.name, s.id
+    LIMIT 20
+"""
+_NATIONWIDE = """
+    SELECT s.id, s.name, count(*) OVER () AS total FROM directory_service s
+    WHERE s.status = 'active' {extra}
+    ORDER BY s.name, s.id
+    LIMIT 20
+"""
+_OPEN_AT = """
+    sc.freq = 'WEEKLY'
+    AND ((sc.byday ~ %(day)s AND sc.opens_at <= %(time)s
+          AND (sc.closes_at > %(time)s OR sc.closes_at <= sc.opens_at))
+      OR (sc.byday ~ %(yesterday)s AND sc.closes_at <= sc.opens_at
+          AND sc.closes_at > %(time)s))"""
+
+
+def fallback_statement(params: dict, now) -> tuple[str, dict]:
+    extra, args = "", {"radius": int(params.get("radius", RADIUS_M))}
+    if params.get("need"):
+        extra += (
+            " AND EXISTS (SELECT 1 FROM directory_attribute a WHERE a.service_id = s.id"
+            " AND a.taxonomy_term_id = %(term)s)"
+        )
+        args["term"] = vocabularies.term_id("flourish-needs", params["need"])
+    if params.get("open") == "now":
+        local = now.astimezone(LONDON)
+        extra += (
+            " AND (EXISTS (SELECT 1 FROM directory_schedule sc WHERE sc.service_id = s.id AND"
+            f" {_OPEN_AT}) OR EXISTS (SELECT 1 FROM directory_schedule sc"
+            " JOIN directory_serviceatlocation sl ON sl.id = sc.service_at_location_id"
+            f" WHERE sl.service_id = s.id AND {_OPEN_AT}))"
+        )
+        args["day"] = rf"(^|,){WEEKDAYS[local.weekday()]}(,|$)"
+        args["yesterday"] = rf"(^|,){WEEKDAYS[(local.weekday() - 1) % 7]}(,|$)"
+        args["time"] = local.time().replace(microsecond=0)
+    if params.get("q"):
+        extra += (
+            " AND (s.search_vector @@ websearch_to_tsquery('english', %(q)s) OR EXISTS ("
+            "SELECT 1 FROM directory_organization o WHERE o.id = s.organization_id"
+            " AND o.search_vector @@ websearch_to_tsquery('english', %(q)s)))"
+        )
+        args["q"] = params["q"]
+    if params.get("postcode"):
+        args["postcode"] = params["postcode"]
+        return _NEAR.format(extra=extra), args
+    return _NATIONWIDE.format(extra=extra), args
+
+
+# The searches timed in process: (key, label, parameters from a postcode, a need and a word).
+SEARCHES = [
+    ("need", "postcode + 5 km + need", lambda pc, need, word: {"need": need}),
+    ("open", "the same + open=now", lambda pc, need, word: {"need": need, "open": "now"}),
+    ("q", "q=<word> near a postcode", lambda pc, need, word: {"q": word}),
+]
+NATIONWIDE_SAMPLES = 50
 
 
 class Command(BaseCommand):
     help = (
-        "Benchmark the directory search at national scale (seeds --size services at real GB "
-        "postcodes, reproducibly from --seed, or reuses them); prints median and p95 of the API "
-        "against the raw SQL floor. --drop removes the benchmark data."
+        "Benchmark the directory search against the issue's targets: seeds (or reuses) benchmark "
+        "databases of --sizes services at real GB postcodes beside the app's database, times the "
+        "search API in process against the raw SQL floor in each, runs bench_http for "
+        "--http-sizes, prints every figure with the load average and a table of targets, and "
+        "exits 1 if any is missed. --drop removes benchmark data an older version seeded into "
+        "the app's own database."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--size", type=int, default=100_000)
+        parser.add_argument(
+            "--sizes", type=parse_sizes, default=[100_000, 1_000_000], help="e.g. 100k,1m"
+        )
+        parser.add_argument(
+            "--http-sizes",
+            type=parse_sizes,
+            default=[100_000],
+            help="Sizes served over HTTP by bench_http (empty for none)",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--queries", type=int, default=200, help="Postcodes to search from")
         parser.add_argument(
-            "--drop", action="store_true", help="Remove the benchmark data and stop"
+            "--drop", action="store_true", help="Remove benchmark data from this database"
         )
+        # What the round runs in each benchmark database (DATABASE_URL set to it).
+        parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--size", type=int, default=100_000, help=argparse.SUPPRESS)
+        parser.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--json", dest="json_path", type=Path, help=argparse.SUPPRESS)
 
-    def handle(self, *args, size, seed, queries, drop, **options):
-        # Two people running `make bench` at once on one database would seed over each other:
-        # the second waits for the first (a session-level advisory lock) and then reuses its data.
+    def handle(
+        self,
+        *args,
+        sizes,
+        http_sizes,
+        seed,
+        queries,
+        drop,
+        here,
+        size,
+        seed_only,
+        json_path,
+        **options,
+    ):
+        if drop:
+            with self.locked():
+                self.drop()
+            return
+        if here:
+            with self.locked():
+                self.seed(size=size, seed=seed)
+            checks, facts = [], self.facts(size)
+            if not seed_only:
+                checks = self.measure(size=size, seed=seed, queries=queries)
+            if json_path:
+                json_path.write_text(
+                    json.dumps({"checks": [asdict(c) for c in checks], "facts": facts})
+                )
+            return
+        self.round(sizes=sizes, http_sizes=http_sizes, seed=seed, queries=queries)
+
+    @contextmanager
+    def locked(self):
+        # Two people running `make bench` at once would seed over each other: the second waits
+        # for the first (a session-level advisory lock) and then reuses its data.
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", [BENCH_LOCK])
             try:
-                if drop:
-                    self.drop()
-                    return
-                self.seed(size=size, seed=seed)
+                yield
             finally:
                 cur.execute("SELECT pg_advisory_unlock(%s)", [BENCH_LOCK])
-        self.measure(seed=seed, queries=queries)
+
+    # --- The round: every size, in process and over HTTP, then the targets ---------------
+    def round(self, *, sizes: list[int], http_sizes: list[int], seed: int, queries: int) -> None:
+        checks: list[Check] = []
+        facts: list[list] = []
+        started = time.perf_counter()
+        urls = {}
+        with tempfile.TemporaryDirectory(prefix="flourish-bench-") as tmp:
+            for size in sorted(set(sizes) | set(http_sizes)):
+                self.heading(f"Benchmark database for {size:,} services")
+                url = self.prepare_database(size, checks)
+                if url is None:
+                    continue
+                out = Path(tmp) / f"directory-{size}.json"
+                argv = ["bench_directory", "--here", f"--size={size}", f"--seed={seed}"]
+                argv += [f"--queries={queries}", f"--json={out}"]
+                if size not in sizes:
+                    argv.append("--seed-only")
+                if self.step(
+                    f"{shown_size(size)} seeding and in-process figures", argv, url, checks
+                ):
+                    urls[size] = url
+                    found = json.loads(out.read_text())
+                    checks += [Check(**c) for c in found["checks"]]
+                    facts += found["facts"]
+            for size in http_sizes:
+                if size not in urls:
+                    checks.append(failed(f"{shown_size(size)} over HTTP", "no database"))
+                    continue
+                self.heading(f"Over HTTP, {size:,} services (gunicorn, 2 workers, DEBUG off)")
+                out = Path(tmp) / f"http-{size}.json"
+                argv = ["bench_http", f"--label={shown_size(size)}", f"--seed={seed}"]
+                argv.append(f"--json={out}")
+                if self.step(f"{shown_size(size)} over HTTP", argv, urls[size], checks):
+                    checks += [Check(**c) for c in json.loads(out.read_text())["checks"]]
+        self.heading(f"Issue 10 targets ({time.perf_counter() - started:.0f} s in all)")
+        for label, text, load in facts:
+            self.stdout.write(f"  {label:<44} {text:>24}   load {load:.2f}")
+        lines, missed = summary(checks)
+        self.stdout.write("")
+        for line in lines:
+            self.stdout.write(self.style.ERROR(line) if line.endswith("MISS") else line)
+        if missed:
+            raise CommandError(f"{missed} of {len(checks)} targets missed (marked MISS above).")
+        self.stdout.write(self.style.SUCCESS(f"All {len(checks)} targets met."))
+
+    def heading(self, text: str) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING(f"{text}  (load {load1():.2f})"))
+        self.stdout.flush()
+
+    def prepare_database(self, size: int, checks: list[Check]) -> str | None:
+        """Create (if missing), migrate and fill with postcodes the benchmark database for
+        ``size`` on the app's server; its DATABASE_URL, or None if a step failed."""
+        name = f"{connection.settings_dict['NAME']}_bench_{size_label(size)}"
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cur.fetchone() is None:
+                self.stdout.write(f"Creating database {name}")
+                try:
+                    # Outside a transaction (Django's autocommit): CREATE DATABASE needs that.
+                    cur.execute(f"CREATE DATABASE {connection.ops.quote_name(name)}")
+                except DatabaseError as exc:  # made meanwhile by a bench running alongside
+                    if "already exists" not in str(exc):
+                        raise
+        url = database_url(connection.settings_dict, name)
+        label = shown_size(size)
+        # migrate creates the postgis extension (the PostGIS backend's prepare_database).
+        for argv in (["migrate", "--noinput", "-v", "0"], ["createcachetable", "-v", "0"]):
+            if not self.step(f"{label} {argv[0]}", argv, url, checks):
+                return None
+        started = time.perf_counter()
+        if not self.step(f"{label} load_postcodes", ["load_postcodes", "--if-empty"], url, checks):
+            return None
+        self.stdout.write(
+            f"load_postcodes --if-empty in {name}: {time.perf_counter() - started:.1f} s "
+            f"(load {load1():.2f})"
+        )
+        return url
+
+    def step(self, label: str, argv: list[str], url: str, checks: list[Check]) -> bool:
+        """Run ``manage.py argv`` against the database at ``url``; a failure is a miss."""
+        self.stdout.flush()
+        env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+        result = subprocess.run(
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), *argv],
+            env=env,
+            cwd=settings.BASE_DIR,
+        )
+        if result.returncode != 0:
+            self.stderr.write(f"{label}: manage.py {argv[0]} failed (exit {result.returncode}).")
+            checks.append(failed(label, f"exit {result.returncode}"))
+            return False
+        return True
+
+    def facts(self, size: int) -> list[list]:
+        """Seeding time and database size: figures the issue asks for, without a target."""
+        label = shown_size(size)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_database_size(current_database())")
+            size_bytes = cur.fetchone()[0]
+            seconds = None
+            cur.execute("SELECT to_regclass('bench_seeding') IS NOT NULL")
+            if cur.fetchone()[0]:
+                cur.execute("SELECT seconds FROM bench_seeding ORDER BY seeded_at DESC LIMIT 1")
+                row = cur.fetchone()
+                seconds = row[0] if row else None
+        load = load1()
+        seeded = "not recorded" if seconds is None else f"{seconds:.0f} s"
+        self.stdout.write(
+            f"{label}: seeding took {seeded}; the database is {size_bytes / 2**20:,.0f} MB "
+            f"(load {load:.2f})"
+        )
+        return [
+            [f"{label} seeding {size:,} services", seeded, load],
+            [f"{label} database size", f"{size_bytes / 2**20:,.0f} MB", load],
+        ]
 
     # --- Data --------------------------------------------------------------------------
     def drop(self) -> None:
@@ -452,197 +828,138 @@ class Command(BaseCommand):
                 "directory_servicearea",
             ):
                 cur.execute(f"ANALYZE {table}")
+        seconds = time.perf_counter() - started
+        with connection.cursor() as cur:
+            # Kept for later runs that reuse the data: the issue asks how long seeding takes.
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS bench_seeding "
+                "(marker text PRIMARY KEY, seconds double precision, seeded_at timestamptz)"
+            )
+            cur.execute(
+                "INSERT INTO bench_seeding VALUES (%s, %s, now()) ON CONFLICT (marker) "
+                "DO UPDATE SET seconds = EXCLUDED.seconds, seeded_at = EXCLUDED.seeded_at",
+                [marker, seconds],
+            )
         self.stdout.write(
             f"Seeded {len(points):,} benchmark services at random real postcodes (seed {seed}) in "
-            f"{time.perf_counter() - started:.1f} s."
+            f"{seconds:.1f} s (load {load1():.2f})."
         )
 
-    # --- Measuring ---------------------------------------------------------------------
-    def measure(self, *, seed: int, queries: int) -> None:
+    # --- Measuring (in this database) -------------------------------------------------------
+    def measure(self, *, size: int, seed: int, queries: int) -> list[Check]:
+        label = shown_size(size)
         rng = random.Random(seed + 1)
         with connection.cursor() as cur:
-            # Search from postcodes near the benchmark services: a random sample of real ones.
+            # Search from random real postcodes, the same ones for the same seed.
             cur.execute("SELECT setseed(%s)", [((seed + 7) % 1000) / 1000])
             cur.execute(
-                "SELECT postcode FROM geo_postcode TABLESAMPLE SYSTEM (1) ORDER BY random() LIMIT %s",
-                [queries],
+                "SELECT postcode FROM geo_postcode TABLESAMPLE SYSTEM (1) REPEATABLE (%s) "
+                "ORDER BY postcode LIMIT %s",
+                [seed, queries],
             )
             postcodes = [row[0] for row in cur.fetchall()]
         needs = [code for code, *_ in vocabularies.NEEDS]
         cases = [(p, rng.choice(needs), rng.choice(QUERY_WORDS)) for p in postcodes]
         total = Service.objects.active().count()
+        if importlib.util.find_spec("directory.finder") is not None:
+            floor_name = "directory.finder.page_statement"
+        else:
+            floor_name = "the hand-written query in bench_directory (no finder.page_statement yet)"
         self.stdout.write(
-            f"\nSearching {total:,} active services from {len(cases)} random real postcodes, "
-            f"radius 5000 m, 20 a page (in-process; times in milliseconds).\n"
+            f"\n{label}: searching {total:,} active services from {len(cases)} random real "
+            f"postcodes, radius {RADIUS_M} m, 20 a page, in process; raw floor: {floor_name}."
         )
-        try:
-            page_url = reverse("directory-search")
-        except NoReverseMatch:
-            page_url = None
         client = Client()
         now = timezone.now()
-        scenarios = [
-            ("postcode + 5 km + need", lambda p, n, q: {"need": n}, self.raw_need),
-            ("postcode + 5 km + open=now", lambda p, n, q: {"open": "now"}, self.raw_open),
-            ("postcode + 5 km + q=", lambda p, n, q: {"q": q}, self.raw_text),
-        ]
-        rows = []
-        # ALLOWED_HOSTS etc. as in tests; debug off so queries are not recorded.
+        checks: list[Check] = []
+        header = (
+            f"  {'search (ms)':<28} {'API med':>8} {'API p95':>8} {'raw med':>8} {'raw p95':>8} "
+            f"{'API/raw':>8}  load"
+        )
+        lines = []
+        # As in production: no query log (DEBUG keeps every query, slowing the API side).
         with override_settings(DEBUG=False):
-            for label, extra, raw in scenarios:
-                api, floor, page = [], [], []
-                for postcode, need, word in cases[:3]:  # warm caches and connections
-                    params = {
-                        "postcode": postcode,
-                        "radius": 5000,
-                        "page_size": 20,
-                        **extra(postcode, need, word),
-                    }
-                    client.get("/api/services/", params)
-                    raw(postcode, need, word, now)
-                for postcode, need, word in cases:
-                    params = {
-                        "postcode": postcode,
-                        "radius": 5000,
-                        "page_size": 20,
-                        **extra(postcode, need, word),
-                    }
-                    started = time.perf_counter()
-                    response = client.get("/api/services/", params)
-                    api.append((time.perf_counter() - started) * 1000)
-                    if response.status_code != 200:
-                        self.stderr.write(
-                            f"  {params}: {response.status_code} {response.content[:200]!r}"
-                        )
-                    started = time.perf_counter()
-                    raw(postcode, need, word, now)
-                    floor.append((time.perf_counter() - started) * 1000)
-                    if page_url:
-                        started = time.perf_counter()
-                        client.get(page_url, params)
-                        page.append((time.perf_counter() - started) * 1000)
-                rows.append((label, api, floor, page))
-        self.stdout.write(
-            f"{'search':30} {'API median':>11} {'API p95':>8} {'raw median':>11} "
-            f"{'raw p95':>8} {'ratio':>6}"
-            + (f" {'page median':>12} {'page p95':>9}" if page_url else "")
-        )
-        for label, api, floor, page in rows:
-            (am, ap), (rm, rp) = _stats(api), _stats(floor)
-            line = f"{label:30} {am:11.1f} {ap:8.1f} {rm:11.1f} {rp:8.1f} {am / rm:5.1f}x"
-            if page:
-                pm, pp = _stats(page)
-                line += f" {pm:12.1f} {pp:9.1f}"
-            self.stdout.write(line)
-            verdict = "within" if am <= 10 * rm else "NOT within"
-            self.stdout.write(f"{'':30} API median is {verdict} 10x the raw query.")
-        if not page_url:
-            self.stdout.write(
-                "(No URL named directory-search yet: the HTML search page was not timed.)"
+            for key, name, extra in SEARCHES:
+                runs = [{"postcode": p, "radius": RADIUS_M, **extra(p, n, w)} for p, n, w in cases]
+                api, floor, page, errors = self.time_searches(
+                    f"{label} {name}", client, runs, now, with_page=key == "need"
+                )
+                (am, ap), (rm, rp) = median_p95(api), median_p95(floor)
+                lines.append(
+                    f"  {name:<28} {am:8.1f} {ap:8.1f} {rm:8.1f} {rp:8.1f} {am / rm:7.1f}x  "
+                    f"{load1():.2f}"
+                )
+                if page:
+                    pm, pp = median_p95(page)
+                    lines.append(
+                        f"  {'  the results page (HTML)':<28} {pm:8.1f} {pp:8.1f} "
+                        f"{'':>8} {'':>8} {pm / am:7.2f}x the API  {load1():.2f}"
+                    )
+                if errors:
+                    checks.append(failed(f"{label} {name}: answers 200", errors))
+                checks.append(
+                    check(f"{label} {name}: API/raw medians", am / rm, "<=", RATIO_MAX, "x")
+                )
+                if size >= 1_000_000:
+                    checks.append(
+                        check(f"{label} {name}: API p95", ap, "<", P95_MAX_MS_AT_1M, " ms")
+                    )
+            runs = [{"open": "now"}] * min(NATIONWIDE_SAMPLES, max(len(cases), 1))
+            api, floor, _, errors = self.time_searches(
+                f"{label} nationwide open=now", client, runs, now, with_page=False
             )
-        self.explain(cases[0][0], cases[0][1], now)
+            (am, ap), (rm, rp) = median_p95(api), median_p95(floor)
+            lines.append(
+                f"  {'nationwide open=now':<28} {am:8.1f} {ap:8.1f} {rm:8.1f} {rp:8.1f} "
+                f"{am / rm:7.1f}x  {load1():.2f}"
+            )
+            if errors:
+                checks.append(failed(f"{label} nationwide open=now: answers 200", errors))
+            checks.append(
+                check(f"{label} nationwide open=now: API median", am, "<", NATIONWIDE_MAX_MS, " ms")
+            )
+        self.stdout.write(header)
+        for line in lines:
+            self.stdout.write(line)
+        self.explain(cases[0], now)
+        return checks
 
-    def explain(self, postcode: str, need: str, now) -> None:
-        query = parse_search({"postcode": postcode, "radius": "5000", "need": need}, now=now)
-        services = search_queryset(query)
-        plan = services[:20].explain()
-        self.stdout.write(
-            f"\nEXPLAIN of the API's search query (postcode {postcode}, need {need}):"
-        )
-        self.stdout.write(plan)
-        # Nearest-first as the ORM writes it (GeometryDistance emits <->), from the place's point.
-        knn = (
-            Location.objects.filter(point__isnull=False)
-            .order_by(GeometryDistance("point", query["place"].point))[:20]
-            .explain()
-        )
-        self.stdout.write(
-            "\nEXPLAIN of nearest-first locations (order_by(GeometryDistance) = ORDER BY point <-> place LIMIT 20):"
-        )
-        self.stdout.write(knn)
-        gist_radius = "directory_location_point" in plan
-        gist_knn = "Index Scan using directory_location_point" in knn and "Sort" not in knn
-        self.stdout.write(
-            f"\nThe search {'uses' if gist_radius else 'does NOT use'} the GiST index on "
-            f"directory_location.point to find candidates within the radius (ST_DWithin), then "
-            f"sorts those few by distance. Nearest-first with <-> "
-            f"{'uses the GiST index as an ordered index scan (KNN, no sort)' if gist_knn else 'does NOT use the GiST index as an ordered scan'}."
-        )
+    def time_searches(self, label, client, runs, now, *, with_page):
+        """Milliseconds per search: the API, the raw floor, and the results page, taking turns
+        for each search so all three see the same load."""
+        api, floor, page, bad = [], [], [], []
+        for params in runs[:3]:  # warm caches and the connection
+            client.get("/api/services/", params)
+            run_floor(*floor_statement(params, now))
+        every = max(1, len(runs) // 4)
+        for i, params in enumerate(runs, 1):
+            sql, args = floor_statement(params, now)  # built outside the timing
+            started = time.perf_counter()
+            response = client.get("/api/services/", params)
+            api.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                bad.append(f"{response.status_code} for {params}")
+            started = time.perf_counter()
+            run_floor(sql, args)
+            floor.append((time.perf_counter() - started) * 1000)
+            if with_page:
+                started = time.perf_counter()
+                response = client.get("/search/", params)
+                page.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    bad.append(f"page {response.status_code} for {params}")
+            if i % every == 0:
+                self.stdout.write(f"  {label}: {i}/{len(runs)}  (load {load1():.2f})")
+                self.stdout.flush()
+        if bad:
+            self.stderr.write(f"  {label}: {len(bad)} answers were not 200, e.g. {bad[0]}")
+        return api, floor, page, (f"{len(bad)} not 200" if bad else "")
 
-    # --- The floor: the same searches as single hand-written SQL queries ---------------
-    # Raw SQL on purpose: this is the floor the ORM is measured against, written the way a
-    # careful person would by hand (candidates from the GiST index, then the rule and filters).
-    CANDIDATES = """
-        WITH place AS (SELECT point, outcode FROM geo_postcode WHERE postcode = %(postcode)s),
-        near AS (
-            SELECT sal.service_id, min(ST_Distance(l.point, place.point)) AS distance
-            FROM place, directory_location l
-            JOIN directory_serviceatlocation sal ON sal.location_id = l.id
-            WHERE ST_DWithin(l.point, place.point, %(radius)s)
-            GROUP BY sal.service_id
-        ),
-        covered AS (
-            SELECT DISTINCT a.service_id FROM place, directory_servicearea a
-            WHERE a.postcode_districts @> ARRAY[place.outcode]::varchar[]
-               OR ST_Covers(a.extent, place.point)
-        ),
-        matched AS (
-            SELECT near.service_id, near.distance FROM near
-            WHERE NOT EXISTS (SELECT 1 FROM directory_servicearea x WHERE x.service_id = near.service_id)
-               OR near.service_id IN (SELECT service_id FROM covered)
-            UNION
-            SELECT c.service_id, NULL FROM covered c
-            WHERE c.service_id NOT IN (SELECT service_id FROM near)
-        )
-        SELECT s.id, s.name, m.distance, count(*) OVER () AS total
-        FROM matched m JOIN directory_service s ON s.id = m.service_id
-        WHERE s.status = 'active' {extra}
-        ORDER BY m.distance NULLS LAST, s.name, s.id
-        LIMIT 20
-    """
-
-    def _run(self, extra: str, params: dict) -> list:
+    def explain(self, case, now) -> None:
+        postcode, need, _ = case
+        sql, args = floor_statement({"postcode": postcode, "radius": RADIUS_M, "need": need}, now)
         with connection.cursor() as cur:
-            cur.execute(self.CANDIDATES.format(extra=extra), {"radius": 5000, **params})
-            return cur.fetchall()
-
-    def raw_need(self, postcode, need, word, now):
-        return self._run(
-            "AND EXISTS (SELECT 1 FROM directory_attribute a WHERE a.service_id = s.id "
-            "AND a.taxonomy_term_id = %(term)s)",
-            {"postcode": postcode, "term": vocabularies.term_id("flourish-needs", need)},
-        )
-
-    def raw_open(self, postcode, need, word, now):
-        local = now.astimezone(LONDON)
-        day = WEEKDAYS[local.weekday()]
-        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
-        return self._run(
-            """AND (EXISTS (SELECT 1 FROM directory_schedule sc
-                         WHERE sc.service_id = s.id AND {open})
-                 OR EXISTS (SELECT 1 FROM directory_schedule sc
-                            JOIN directory_serviceatlocation sl ON sl.id = sc.service_at_location_id
-                            WHERE sl.service_id = s.id AND {open}))""".replace(
-                "{open}",
-                """
-                sc.freq = 'WEEKLY'
-                AND ((sc.byday ~ %(day)s AND sc.opens_at <= %(time)s
-                      AND (sc.closes_at > %(time)s OR sc.closes_at <= sc.opens_at))
-                  OR (sc.byday ~ %(yesterday)s AND sc.closes_at <= sc.opens_at
-                      AND sc.closes_at > %(time)s))""",
-            ),
-            {
-                "postcode": postcode,
-                "day": rf"(^|,){day}(,|$)",
-                "yesterday": rf"(^|,){yesterday}(,|$)",
-                "time": local.time(),
-            },
-        )
-
-    def raw_text(self, postcode, need, word, now):
-        return self._run(
-            "AND (s.search_vector @@ websearch_to_tsquery('english', %(q)s) OR EXISTS ("
-            "SELECT 1 FROM directory_organization o WHERE o.id = s.organization_id "
-            "AND o.search_vector @@ websearch_to_tsquery('english', %(q)s)))",
-            {"postcode": postcode, "q": word},
-        )
+            cur.execute("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) " + sql, args)
+            plan = "\n".join(f"    {row[0]}" for row in cur.fetchall())
+        self.stdout.write(f"\n  EXPLAIN ANALYZE of the raw floor ({postcode}, need {need}):")
+        self.stdout.write(plan)
