@@ -7,7 +7,7 @@ from io import StringIO
 import psycopg2
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from geo.models import Postcode, PostcodeArea, PostcodeLoad, locate_postcode
 
@@ -309,3 +309,64 @@ class ReloadPostcodesTests:
         assert errors == []
         assert set(seen) == {4, 20_000}
         assert seen == sorted(seen)  # never back to the old table once the new one is in
+
+
+@pytest.mark.django_db(transaction=True)
+class LoadDetailsTests:
+    def test_a_postcode_repeated_across_files_keeps_its_best_quality_row(self, tmp_path):
+        folder = tmp_path / "repeated"
+        folder.mkdir()
+        write_gz(folder / "a.csv.gz", "SK14 1AA,50,394800,395000\nSK14 1PW,10,395475,394811\n")
+        write_gz(folder / "b.csv.gz", "SK14 1AA,10,394864,395017\nSK14 1AA,60,394000,395000\n")
+
+        output = load(folder)
+
+        assert "Loaded 2 postcodes, skipped 0 " in output
+        assert Postcode.objects.get(pk="SK14 1AA").quality == 10
+        assert metres_between(position("SK14 1AA"), KNOWN["SK14 1AA"]) < 3
+        assert PostcodeArea.objects.get(code="SK14 1").postcodes == 2
+        assert PostcodeLoad.objects.get().rows_loaded == 2
+
+    def test_it_prints_how_long_each_phase_took(self, code_point):
+        output = load(code_point)
+
+        for phase in (
+            "read, COPY and convert: ",
+            "parsing CSV (Python): ",
+            "COPY into staging: ",
+            "converting to WGS84: ",
+            "indexes, ANALYZE and areas: ",
+            "spatial (GiST) index, on a second connection: ",
+            "ANALYZE: ",
+            "sector and district centroids: ",
+            "swap: ",
+        ):
+            assert phase in output
+        assert "file 1/1" in output
+
+    def test_it_prints_no_phases_when_quiet(self, code_point):
+        output = load(code_point, verbosity=0)
+
+        assert "swap" not in output
+        assert "Loaded 4 postcodes" in output
+
+    def test_a_failed_load_leaves_no_half_built_tables(self, code_point, tmp_path):
+        load(code_point)
+        broken = write_gz(tmp_path / "broken.csv.gz", "M1 1AE,10,384756,398553\nM1 1AF,10\n")
+
+        with pytest.raises(CommandError, match="expected at least 4 columns"):
+            load(broken)
+
+        with connection.cursor() as cur:
+            cur.execute("SELECT relname FROM pg_class WHERE relname LIKE 'geo_postcode%%_load'")
+            assert cur.fetchall() == []
+            cur.execute("SELECT relname FROM pg_class WHERE relname = 'geo_postcode_staging'")
+            assert cur.fetchall() == []
+
+    def test_it_also_loads_inside_a_transaction(self, code_point):
+        # The second connection that builds the spatial index could not see an uncommitted table.
+        with transaction.atomic():
+            load(code_point)
+
+        assert Postcode.objects.count() == 4
+        assert "geo_postcode_point_4f04eadd_id" in table_definition()

@@ -32,20 +32,40 @@ class Command(BaseCommand):
         source = source or default_source()
         self.stdout.write(f"Loading postcodes from {source}")
 
+        # With -v 1: a line per phase, rewritten in place while it runs ("file 3/120"), then
+        # its time; the parts of a phase follow on lines of their own.
+        running = {"name": "", "text": ""}
+
+        def show(text: str, *, done: bool = False) -> None:
+            pad = " " * max(0, len(running["text"]) - len(text))
+            self.stdout.write(f"\r{text}{pad}", ending="\n" if done else "")
+            self.stdout.flush()
+            running["text"] = "" if done else text
+
         def progress(done: int, total: int, rows: int) -> None:
             if verbosity >= 1:
-                self.stdout.write(f"\r  file {done}/{total} ", ending="")
-                self.stdout.flush()
+                show(f"  {running['name'] or 'reading'} ... file {done}/{total}")
+
+        def phase(name: str, seconds: float | None) -> None:
+            if verbosity < 1:
+                return
+            if seconds is None:
+                running["name"] = name
+                show(f"  {name} ...")
+            elif running["name"] == name:
+                running["name"] = ""
+                show(f"  {name}: {seconds:.1f} s", done=True)
+            else:
+                self.stdout.write(f"  {name}: {seconds:.1f} s")
 
         try:
-            result = load_postcodes(source, progress=progress)
+            result = load_postcodes(source, progress=progress, phase=phase)
         except (SourceError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         except DatabaseError as exc:
             raise CommandError(
                 f"The new postcodes were not swapped in; the old ones are still there. {exc}"
             ) from exc
-        self.stdout.write("")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {result.loaded:,} postcodes, skipped {result.skipped:,} without "
