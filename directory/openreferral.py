@@ -13,10 +13,8 @@ services to the public should show only ``active`` ones (and ``temporarily close
 a notice), as Flourish's own pages do. The root (``/openreferral/``) says the same.
 """
 
-import datetime as dt
 import functools
 import math
-import re
 import uuid
 
 from django.conf import settings
@@ -25,11 +23,8 @@ from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Polygon
 from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.http import HttpResponse, JsonResponse
-from django.utils.dateparse import parse_date, parse_datetime, parse_time
 
 from directory.models import (
-    LONDON,
-    WEEKDAYS,
     Attribute,
     Location,
     Organization,
@@ -41,15 +36,18 @@ from directory.models import (
     Taxonomy,
     TaxonomyTerm,
 )
-from directory.search import QUERY_MAX_LENGTH
-from geo import postcodes
-from geo.models import PostcodeNotFound, locate_postcode
+from directory.params import (
+    FeedParams,
+    FeedSearchParams,
+    FeedServiceAtLocationParams,
+    FeedServiceParams,
+    FeedTaxonomyTermParams,
+    ParamsError,
+)
 
 VERSION = "HSDS-UK-3.0"
 PROFILE_URL = "https://openreferraluk.org/"
 OPENAPI_URL = "https://raw.githubusercontent.com/openreferral/uk-profile/main/schema/openapi.json"
-PER_PAGE_DEFAULT = 50
-PER_PAGE_MAX = 500
 # Said at the root, beside the standard's fields (extra fields are allowed there).
 STATUS_POLICY = (
     "Every service is published whatever its status (active, inactive, defunct, temporarily "
@@ -416,24 +414,18 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def _int_param(request, name: str, default: int | None, low: int, high: int) -> int | None:
-    text = request.GET.get(name, "").strip()
-    if not text:
-        return default
+def _params(request, params_class: type[FeedParams]) -> dict:
+    """The query parameters a view reads, validated by their class in directory.params."""
     try:
-        number = int(text)
-    except ValueError:
-        raise BadRequest({name: [f"{name} must be a whole number."]}) from None
-    if not low <= number <= high:
-        raise BadRequest({name: [f"{name} must be between {low} and {high}."]})
-    return number
+        return params_class.read(request.GET)
+    except ParamsError as exc:
+        raise BadRequest(exc.errors) from None
 
 
-def _page(request, queryset, to_dict) -> JsonResponse:
+def _page(params: dict, queryset, to_dict) -> JsonResponse:
     """The standard page envelope. A page past the last is empty (not an error), as feeds
     are read by machines that page until ``last_page``."""
-    page = _int_param(request, "page", 1, 1, 1_000_000)
-    per_page = _int_param(request, "per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
+    page, per_page = params["page"], params["per_page"]
     total = queryset.count()
     total_pages = max(1, math.ceil(total / per_page))
     rows = list(queryset[(page - 1) * per_page : page * per_page]) if page <= total_pages else []
@@ -451,110 +443,44 @@ def _page(request, queryset, to_dict) -> JsonResponse:
     )
 
 
-def _bool_param(request, name: str) -> bool:
-    value = request.GET.get(name, "").strip().lower()
-    if value in ("", "false", "0", "no"):
-        return False
-    if value in ("true", "1", "yes"):
-        return True
-    raise BadRequest({name: [f'{name} must be "true" or "false".']})
-
-
-def _day(text: str) -> str:
-    code = text.strip().upper()[:2] if len(text.strip()) > 2 else text.strip().upper()
-    if code not in WEEKDAYS:
-        raise BadRequest(
-            {"day": ["day must be one of MO, TU, WE, TH, FR, SA, SU (or a day name)."]}
-        )
-    return code
-
-
-def _parsed(parse, text: str):
-    """Django's date/time parsers return None for a wrong shape but raise for an impossible
-    value (25:00, month 13): both are the same bad request here."""
-    try:
-        return parse(text)
-    except ValueError:
-        return None
-
-
-def _search_words(request) -> str:
-    search = request.GET.get("search", "").strip()
-    if len(search) > QUERY_MAX_LENGTH:
-        raise BadRequest({"search": [f"search must be at most {QUERY_MAX_LENGTH} characters."]})
-    return search
-
-
-def filter_services(request, services):
-    """The Open Referral UK query parameters shared by /services and /service_at_locations."""
-    get = request.GET
-    errors: dict[str, list[str]] = {}
-    if term := get.get("taxonomy_term_id", "").strip():
-        if _uuid(term) is None:
-            errors["taxonomy_term_id"] = ["taxonomy_term_id must be a UUID."]
-        else:
-            services = services.with_any_term([term])
-    if taxonomy := get.get("taxonomy_id", "").strip():
-        if _uuid(taxonomy) is None:
-            errors["taxonomy_id"] = ["taxonomy_id must be a UUID."]
-        else:
-            services = services.filter(
-                Exists(
-                    Attribute.objects.filter(
-                        service=OuterRef("pk"), taxonomy_term__taxonomy_id=taxonomy
-                    )
+def filter_services(params: dict, services):
+    """The Open Referral UK query parameters shared by /services and /service_at_locations
+    (``FeedServiceFilterParams``, validated)."""
+    if params["taxonomy_term_id"]:
+        services = services.with_any_term([params["taxonomy_term_id"]])
+    if params["taxonomy_id"]:
+        services = services.filter(
+            Exists(
+                Attribute.objects.filter(
+                    service=OuterRef("pk"), taxonomy_term__taxonomy_id=params["taxonomy_id"]
                 )
             )
-    if organization := get.get("organization_id", "").strip():
-        if _uuid(organization) is None:
-            errors["organization_id"] = ["organization_id must be a UUID."]
-        else:
-            services = services.filter(organization_id=organization)
-    # As the standard words them: a minimum age of at least, a maximum age of at most, the value.
-    for name, lookup in (("minimum_age", "minimum_age__gte"), ("maximum_age", "maximum_age__lte")):
-        if text := get.get(name, "").strip():
-            if re.fullmatch(r"\d{1,3}(\.\d+)?", text):
-                services = services.filter(**{lookup: int(float(text))})
-            else:
-                errors[name] = [f"{name} must be a number of years, like 18."]
-    if text := get.get("modified_after", "").strip():
-        moment = _parsed(parse_datetime, text)
-        if moment is None and (day := _parsed(parse_date, text)) is not None:
-            moment = dt.datetime.combine(day, dt.time(0))
-        if moment is None:
-            errors["modified_after"] = [
-                "modified_after must be a date-time like 2025-01-31T09:00:00Z."
-            ]
-        else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=LONDON)
-            services = services.filter(last_modified__gte=moment)
-    day, start, end = (get.get(n, "").strip() for n in ("day", "start_time", "end_time"))
+        )
+    if params["organization_id"]:
+        services = services.filter(organization_id=params["organization_id"])
+    if params["minimum_age"] is not None:
+        services = services.filter(minimum_age__gte=params["minimum_age"])
+    if params["maximum_age"] is not None:
+        services = services.filter(maximum_age__lte=params["maximum_age"])
+    if params["modified_after"]:
+        services = services.filter(last_modified__gte=params["modified_after"])
+    day, start, end = params["day"], params["start_time"], params["end_time"]
     if day or start or end:
         sessions = Q(opens_at__isnull=False)
         if day:
-            code = _day(day)
             # The directory's one weekday rule (a weekday, no date: weekly rules only).
-            sessions &= Schedule.weekday_q(code)
-        for name, value, lookup in (
-            ("start_time", start, "opens_at__gte"),
-            ("end_time", end, "closes_at__lte"),
-        ):
-            if value:
-                parsed = _parsed(parse_time, value)
-                if parsed is None:
-                    errors[name] = [f"{name} must be a time like 09:30."]
-                else:
-                    sessions &= Q(**{lookup: parsed})
+            sessions &= Schedule.weekday_q(day)
+        if start:
+            sessions &= Q(opens_at__gte=start)
+        if end:
+            sessions &= Q(closes_at__lte=end)
         matching = Schedule.objects.filter(sessions)
         services = services.filter(
             Exists(matching.filter(service=OuterRef("pk")))
             | Exists(matching.filter(service_at_location__service=OuterRef("pk")))
         )
-    if errors:
-        raise BadRequest(errors)
-    if search := _search_words(request):
-        services = services.matching_text(search).order_by(F("rank").desc(), "name", "id")
+    if params["search"]:
+        services = services.matching_text(params["search"]).order_by(F("rank").desc(), "name", "id")
     return services
 
 
@@ -572,11 +498,12 @@ def root(request):
 
 @open_feed
 def services(request):
-    full = _bool_param(request, "full")
+    params = _params(request, FeedServiceParams)
+    full = params["full"]
     # Every status, each with its status: see the module docstring.
-    queryset = filter_services(request, Service.objects.published().order_by("name", "id"))
+    queryset = filter_services(params, Service.objects.published().order_by("name", "id"))
     queryset = full_services(queryset) if full else queryset.select_related("organization")
-    return _page(request, queryset, functools.partial(service_dict, full=full))
+    return _page(params, queryset, functools.partial(service_dict, full=full))
 
 
 @open_feed
@@ -600,19 +527,13 @@ def _sal_dict(sal: ServiceAtLocation) -> dict:
 
 @open_feed
 def service_at_locations(request):
-    services_qs = filter_services(request, Service.objects.published())
+    params = _params(request, FeedServiceAtLocationParams)
+    services_qs = filter_services(params, Service.objects.published())
     sals = ServiceAtLocation.objects.filter(service__in=services_qs.values("pk")).select_related(
         "location", "service__organization"
     )
-    postcode = request.GET.get("postcode", "").strip()
-    proximity = _int_param(request, "proximity", None, 1, settings.SEARCH_RADIUS_MAX_M)
-    if proximity and not postcode:
-        raise BadRequest({"proximity": ["Give a postcode to measure proximity from."]})
-    if postcode:
-        try:
-            place = locate_postcode(postcode)
-        except (postcodes.InvalidPostcode, PostcodeNotFound) as exc:
-            raise BadRequest({"postcode": [str(exc)]}) from None
+    place, proximity = params["place"], params["proximity"]
+    if place is not None:
         # The directory's one rule decides which services serve the postcode; proximity (else
         # the default search radius) is the radius.
         radius = proximity or settings.SEARCH_RADIUS_DEFAULT_M
@@ -630,7 +551,7 @@ def service_at_locations(request):
         )
     else:
         sals = sals.order_by("service__name", "id")
-    return _page(request, sals, _sal_dict)
+    return _page(params, sals, _sal_dict)
 
 
 @open_feed
@@ -652,10 +573,11 @@ def service_at_location(request, id: str):
 
 @open_feed
 def organizations(request):
+    params = _params(request, FeedSearchParams)
     queryset = Organization.objects.order_by("name", "id")
-    if search := _search_words(request):
-        queryset = queryset.filter(name__icontains=search)
-    return _page(request, queryset, organization_dict)
+    if params["search"]:
+        queryset = queryset.filter(name__icontains=params["search"])
+    return _page(params, queryset, organization_dict)
 
 
 @open_feed
@@ -675,7 +597,9 @@ def organization(request, id: str):
 
 @open_feed
 def taxonomies(request):
-    return _page(request, Taxonomy.objects.order_by("name", "id"), taxonomy_dict)
+    return _page(
+        _params(request, FeedParams), Taxonomy.objects.order_by("name", "id"), taxonomy_dict
+    )
 
 
 @open_feed
@@ -686,14 +610,13 @@ def taxonomy(request, id: str):
 
 @open_feed
 def taxonomy_terms(request):
+    params = _params(request, FeedTaxonomyTermParams)
     queryset = TaxonomyTerm.objects.select_related("taxonomy").order_by(
         "taxonomy__name", "position", "name", "id"
     )
-    if taxonomy_id := request.GET.get("taxonomy_id", "").strip():
-        if _uuid(taxonomy_id) is None:
-            raise BadRequest({"taxonomy_id": ["taxonomy_id must be a UUID."]})
-        queryset = queryset.filter(taxonomy_id=taxonomy_id)
-    return _page(request, queryset, term_dict)
+    if params["taxonomy_id"]:
+        queryset = queryset.filter(taxonomy_id=params["taxonomy_id"])
+    return _page(params, queryset, term_dict)
 
 
 @open_feed

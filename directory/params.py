@@ -103,9 +103,9 @@ class WholeNumber(serializers.IntegerField):
 
     def __init__(self, *, what: str, low, high, example=1, **kwargs):
         self.what, self.low, self.high, self.example = what, low, high, example
-        static = {} if callable(high) else {"max_value": high}
-        super().__init__(min_value=low, **static, **kwargs)
-        self.validators = []  # the range is checked below, with the number given in the message
+        # A callable is read again for each instance (fields are copied per serializer), so the
+        # schema shows the cap in force; the check below reads it again, for the message.
+        super().__init__(min_value=_setting(low), max_value=_setting(high), **kwargs)
 
     def to_internal_value(self, text: str) -> int:
         low, high = _setting(self.low), _setting(self.high)
@@ -184,7 +184,7 @@ class Day(serializers.ChoiceField):
     default_error_messages = {"day": "{value!r} is not a day. Use MO, TU, WE, TH, FR, SA or SU."}
 
     def __init__(self, **kwargs):
-        super().__init__(WEEKDAYS, **kwargs)
+        super().__init__(list(DAY_NAMES.items()), **kwargs)
 
     def to_internal_value(self, day: str) -> str:
         code = day.upper()[:2] if day.title() in DAY_NAMES.values() else day.upper()
@@ -214,7 +214,6 @@ class Words(serializers.CharField):
     def __init__(self, *, too_long: str, **kwargs):
         self.too_long = too_long
         super().__init__(max_length=QUERY_MAX_LENGTH, **kwargs)
-        self.validators = []
 
     def to_internal_value(self, value: str) -> str:
         if len(value) > QUERY_MAX_LENGTH:
@@ -339,6 +338,15 @@ class Params(serializers.Serializer):
         """Rules across fields: add to ``errors`` (or drop a field's, when it does not count)."""
 
     @classmethod
+    def names(cls, *names: str) -> tuple[str, ...]:
+        """Some of the parameter names, checked: a page naming one the class does not declare
+        fails when it is imported, not when a person searches."""
+        unknown = [name for name in names if name not in cls._declared_fields]
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no parameter {', '.join(unknown)}")
+        return names
+
+    @classmethod
     def read(cls, data, error=ParamsError, **context) -> dict:
         """The clean values of ``data`` (a QueryDict or a dict); raises ``error``."""
         params = cls(data=data, context=context)
@@ -387,10 +395,10 @@ class SearchParams(Params):
         help_text="Digital-inclusion offer code (online centres); repeat: all must be offered.",
     )
     kind = OneOf(
-        Service.Kind.values, what="kind of service", required=False, help_text="Kind of service."
+        Service.Kind.choices, what="kind of service", required=False, help_text="Kind of service."
     )
     access = OneOf(
-        Service.Access.values,
+        Service.Access.choices,
         what="way to access a service",
         required=False,
         help_text="How a person gets in.",
@@ -425,7 +433,7 @@ class SearchParams(Params):
         help_text="A language the service works in: a name (Urdu) or code (ur).",
     )
     open = OneOf(
-        ["now"],
+        [("now", "open right now")],
         required=False,
         error_messages={"choice": 'open can only be "now"; for another time use day and time.'},
         help_text="now: only services open right now (UK time).",

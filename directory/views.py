@@ -26,13 +26,16 @@ from directory.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
+from directory.params import SearchParams
 from directory.presenters import dress_prefetched
 from directory.search import SearchError, search_services
 from directory.templatetags.directory_pages import miles_km
 from geo.postcodes import HOW_TO_FIX
 
-# The results page reads the API's parameter names, so a URL works in both.
-SEARCH_PARAMETERS = ("postcode", "radius", "need", "kind", "free", "open", "q", "page", "page_size")
+# The results page reads the API's parameter names (SearchParams'), so a URL works in both.
+SEARCH_PARAMETERS = SearchParams.names(
+    "postcode", "radius", "need", "kind", "free", "open", "q", "page", "page_size"
+)
 RADIUS_CHOICES = [
     (1609, "1 mile (1.6 km)"),
     (5000, "3 miles (5 km)"),
@@ -41,18 +44,9 @@ RADIUS_CHOICES = [
     (32187, "20 miles (32 km)"),
 ]
 # Where each search parameter's error links to on the page (the error summary's hrefs).
-FIELD_ORDER = [
-    "postcode",
-    "need",
-    "offer",
-    "kind",
-    "radius",
-    "free",
-    "open",
-    "q",
-    "page",
-    "page_size",
-]
+FIELD_ORDER = SearchParams.names(
+    "postcode", "need", "offer", "kind", "radius", "free", "open", "q", "page", "page_size"
+)
 SHORTLIST_KEY = "shortlist"
 SHORTLIST_MAX = 30
 
