@@ -317,7 +317,7 @@ SEARCHES = [
     ("open", "the same + open=now", lambda pc, need, word: {"need": need, "open": "now"}),
     ("q", "q=<word> near a postcode", lambda pc, need, word: {"q": word}),
 ]
-NATIONWIDE_SAMPLES = 50
+NATIONWIDE_SAMPLES = 20  # one query repeated: fewer suffice, and at 1M each can take a second
 
 
 class Command(BaseCommand):
@@ -345,6 +345,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--drop", action="store_true", help="Remove benchmark data from this database"
         )
+        parser.add_argument(
+            "--explain", action="store_true", help="Print EXPLAIN ANALYZE of the raw floor"
+        )
         # What the round runs in each benchmark database (DATABASE_URL set to it).
         parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument("--size", type=int, default=100_000, help=argparse.SUPPRESS)
@@ -359,6 +362,7 @@ class Command(BaseCommand):
         seed,
         queries,
         drop,
+        explain,
         here,
         size,
         seed_only,
@@ -374,13 +378,13 @@ class Command(BaseCommand):
                 self.seed(size=size, seed=seed)
             checks, facts = [], self.facts(size)
             if not seed_only:
-                checks = self.measure(size=size, seed=seed, queries=queries)
+                checks = self.measure(size=size, seed=seed, queries=queries, explain=explain)
             if json_path:
                 json_path.write_text(
                     json.dumps({"checks": [asdict(c) for c in checks], "facts": facts})
                 )
             return
-        self.round(sizes=sizes, http_sizes=http_sizes, seed=seed, queries=queries)
+        self.round(sizes=sizes, http_sizes=http_sizes, seed=seed, queries=queries, explain=explain)
 
     @contextmanager
     def locked(self):
@@ -394,7 +398,9 @@ class Command(BaseCommand):
                 cur.execute("SELECT pg_advisory_unlock(%s)", [BENCH_LOCK])
 
     # --- The round: every size, in process and over HTTP, then the targets ---------------
-    def round(self, *, sizes: list[int], http_sizes: list[int], seed: int, queries: int) -> None:
+    def round(
+        self, *, sizes: list[int], http_sizes: list[int], seed: int, queries: int, explain: bool
+    ) -> None:
         checks: list[Check] = []
         facts: list[list] = []
         started = time.perf_counter()
@@ -410,6 +416,8 @@ class Command(BaseCommand):
                 argv += [f"--queries={queries}", f"--json={out}"]
                 if size not in sizes:
                     argv.append("--seed-only")
+                if explain:
+                    argv.append("--explain")
                 if self.step(
                     f"{shown_size(size)} seeding and in-process figures", argv, url, checks
                 ):
@@ -846,7 +854,7 @@ class Command(BaseCommand):
         )
 
     # --- Measuring (in this database) -------------------------------------------------------
-    def measure(self, *, size: int, seed: int, queries: int) -> list[Check]:
+    def measure(self, *, size: int, seed: int, queries: int, explain: bool) -> list[Check]:
         label = shown_size(size)
         rng = random.Random(seed + 1)
         with connection.cursor() as cur:
@@ -921,7 +929,8 @@ class Command(BaseCommand):
         self.stdout.write(header)
         for line in lines:
             self.stdout.write(line)
-        self.explain(cases[0], now)
+        if explain:
+            self.explain(cases[0], now)
         return checks
 
     def time_searches(self, label, client, runs, now, *, with_page):
