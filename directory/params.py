@@ -103,9 +103,26 @@ class WholeNumber(serializers.IntegerField):
 
     def __init__(self, *, what: str, low, high, example=1, **kwargs):
         self.what, self.low, self.high, self.example = what, low, high, example
-        # A callable is read again for each instance (fields are copied per serializer), so the
-        # schema shows the cap in force; the check below reads it again, for the message.
-        super().__init__(min_value=_setting(low), max_value=_setting(high), **kwargs)
+        super().__init__(**kwargs)
+        # The range is checked below, with the number given in the message.
+        self.validators = []
+
+    # Read when asked (by the OpenAPI schema), so the schema shows the cap in force.
+    @property
+    def min_value(self) -> int:
+        return _setting(self.low)
+
+    @min_value.setter
+    def min_value(self, value) -> None:
+        """IntegerField sets it from its arguments; ``low`` decides it here."""
+
+    @property
+    def max_value(self) -> int:
+        return _setting(self.high)
+
+    @max_value.setter
+    def max_value(self, value) -> None:
+        """IntegerField sets it from its arguments; ``high`` decides it here."""
 
     def to_internal_value(self, text: str) -> int:
         low, high = _setting(self.low), _setting(self.high)
@@ -307,6 +324,17 @@ class Params(serializers.Serializer):
     value given), except lists, which take every value (also comma-separated). An absent one
     is its field's ``default``, else None. Fields' refusals and the cross-field rules of
     ``check`` are all reported together, in the order the fields are declared."""
+
+    @property
+    def fields(self):
+        # DRF deep-copies every declared field for every serializer made, which is most of the
+        # cost of reading a query (0.4 ms of the search's). These fields keep no state of a
+        # request and read no context, so each class copies and binds them once, to a blank
+        # instance of its own, and every instance shares them.
+        cls = type(self)
+        if "_shared_fields" not in cls.__dict__:
+            cls._shared_fields = super(Params, cls()).fields
+        return cls._shared_fields
 
     def given(self, data, name: str, field) -> str | list[str] | None:
         raw = _raw(data, name)

@@ -264,3 +264,10 @@ class SearchSchemaTests:
         assert documented["radius"]["schema"]["maximum"] == settings.SEARCH_RADIUS_MAX_M
         assert documented["free"]["schema"]["type"] == "boolean"
         assert documented["format"]["schema"]["enum"] == ["geojson", "json"]
+
+    def test_it_documents_the_radius_cap_in_force(self):
+        assert SearchParams().fields  # the fields every search shares, made before the override
+        with override_settings(SEARCH_RADIUS_MAX_M=20000):
+            documented = {p["name"]: p for p in self.operation()["parameters"]}
+
+        assert documented["radius"]["schema"]["maximum"] == 20000
