@@ -10,7 +10,7 @@ decides the order in which the database looks at them and what it returns:
   centre may hold thousands of candidates, but a person wants the nearest twenty. A service
   with several venues is taken once, at its nearest. Services found only through a service
   area (no venue within the radius) come after, nearest venue first.
-- The total is counted the same way but stops at ``COUNT_LIMIT`` ("more than 500").
+- The total is counted the same way but stops at ``COUNT_LIMIT`` ("more than 100").
 - The page's details (organisation, needs, schedules, costs, nearest venue) come back with it,
   as arrays and JSON, rather than from seven queries and model instances per related row.
 
@@ -40,8 +40,11 @@ from directory.models import (
 )
 from directory.presenters import dress
 
-# Count at most this many matches: "more than 500" is as useful to a person as 12,345.
-COUNT_LIMIT = 500
+# British National Grid: the venues' point_bng (see migration 0005).
+BNG = 27700
+# Count at most this many matches: "more than 100" tells a person as much as 12,345 would, and
+# counting further costs more than the page itself where a city centre has thousands of venues.
+COUNT_LIMIT = 100
 # Near-constant: the vocabularies' terms, by id, kept in each process this long.
 TERMS_TTL_S = 60
 
@@ -102,8 +105,8 @@ _NEAREST_VENUE = """
     NOT EXISTS (
         SELECT 1 FROM directory_serviceatlocation sal2
         JOIN directory_location l2 ON l2.id = sal2.location_id
-        WHERE sal2.service_id = sal.service_id AND l2.point IS NOT NULL
-          AND ((l2.point <-> {ref}), l2.id) < ((l.point <-> {ref}), l.id))"""
+        WHERE sal2.service_id = sal.service_id AND l2.point_bng IS NOT NULL
+          AND ((l2.point_bng <-> {ref}), l2.id) < ((l.point_bng <-> {ref}), l.id))"""
 
 # Matched by a venue within the radius unless the service draws its own area elsewhere.
 _AREA_ALLOWS = """
@@ -123,34 +126,53 @@ def page_statement(query: dict) -> tuple[str, list]:
     where, where_params, rank, rank_params = _compiled(services)
     ordered_by_rank = "rank DESC, " if query["q"] else ""
     if place is not None:
-        # The place is one parameter, in a CTE that every later use reads.
-        ref = "(SELECT g FROM ref)"
+        # The place in National Grid metres, as the venues' point_bng (migration 0005), and as a
+        # literal each time so that the planner sees it (a CTE's value would be a blind guess).
+        bng = place.point.transform(BNG, clone=True)
+        ref = f"'SRID={BNG};POINT({bng.x:.3f} {bng.y:.3f})'::geometry"
+        radius = query["radius"]
         covering_sql, covering_params = (
             ServiceArea.objects.covering(place.point, place.outcode)
             .values("service_id")
             .query.sql_with_params()
         )
-        radius = query["radius"]
-        near_where = f"ST_DWithin(l.point, {ref}, {radius:d})"
+        in_box = f"l.point_bng && ST_Expand({ref}, {radius:d})"
         venue_from = f"""
             directory_location l
             JOIN directory_serviceatlocation sal ON sal.location_id = l.id
             JOIN {_FROM} ON directory_service.id = sal.service_id"""
+        matches = f"{where} AND {_AREA_ALLOWS} AND {_NEAREST_VENUE.format(ref=ref)}"
+        columns = f"""directory_service.id, directory_service.name,
+                   (l.point_bng <-> {ref}) AS distance, {rank} AS rank"""
+        walked = offset + size
         hits = f"""
-        ref AS (SELECT %s::geography AS g),
         covering AS MATERIALIZED ({covering_sql}),
+        walk AS (
+            -- Ordered by distance alone, so that the index gives the order and the walk stops
+            -- at the page: with more sort keys the planner sorts every candidate first.
+            SELECT {columns} FROM {venue_from}
+            WHERE {in_box} AND {matches}
+            ORDER BY l.point_bng <-> {ref}
+            LIMIT {walked:d}
+        ),
+        cutoff AS (SELECT max(distance) AS d, count(*) AS n FROM walk),
+        ties AS (
+            -- Venues as far as the walk's last one (the same building, say), which the walk
+            -- may have cut arbitrarily: with them, ordering by name and id below is stable.
+            SELECT {columns} FROM {venue_from}, cutoff
+            WHERE cutoff.n = {walked:d}
+              AND l.point_bng && ST_Expand({ref}, cutoff.d)
+              AND (l.point_bng <-> {ref}) = cutoff.d AND {matches}
+        ),
         near AS (
-            SELECT directory_service.id, directory_service.name, (l.point <-> {ref}) AS distance,
-                   {rank} AS rank
-            FROM {venue_from}
-            WHERE {near_where} AND {where} AND {_AREA_ALLOWS} AND {_NEAREST_VENUE.format(ref=ref)}
-            ORDER BY l.point <-> {ref}, {ordered_by_rank}directory_service.name,
-                     directory_service.id
-            LIMIT {offset + size:d}
+            -- The walk covers a square; the corners beyond the radius come last, and go.
+            SELECT * FROM walk WHERE distance <= {radius:d}
+            UNION
+            SELECT * FROM ties WHERE distance <= {radius:d}
         ),
         by_area AS MATERIALIZED (
             SELECT directory_service.id, directory_service.name,
-                   (SELECT min(l.point <-> {ref}) FROM directory_serviceatlocation sal
+                   (SELECT min(l.point_bng <-> {ref}) FROM directory_serviceatlocation sal
                     JOIN directory_location l ON l.id = sal.location_id
                     WHERE sal.service_id = directory_service.id) AS distance,
                    {rank} AS rank
@@ -159,32 +181,29 @@ def page_statement(query: dict) -> tuple[str, list]:
               AND NOT EXISTS (
                   SELECT 1 FROM directory_serviceatlocation sal
                   JOIN directory_location l ON l.id = sal.location_id
-                  WHERE sal.service_id = directory_service.id AND {near_where})
+                  WHERE sal.service_id = directory_service.id AND {in_box}
+                    AND (l.point_bng <-> {ref}) <= {radius:d})
         ),
         hits AS (
             SELECT *, 'within_radius' AS match, 0 AS grp FROM near
             UNION ALL SELECT *, 'service_area', 1 FROM by_area
         ),
         counted AS (
-            SELECT (SELECT count(*) FROM (
-                        SELECT 1 FROM {venue_from}
-                        WHERE {near_where} AND {where} AND {_AREA_ALLOWS}
-                          AND {_NEAREST_VENUE.format(ref=ref)}
-                        LIMIT {count_limit:d}) c)
+            -- Services, not venues: a service with two venues nearby counts once. Venues are
+            -- counted up to the limit; when it is reached the total is a lower bound anyway.
+            SELECT (SELECT CASE WHEN count(*) < {count_limit:d} THEN count(DISTINCT sid)
+                                ELSE {count_limit:d} END
+                    FROM (SELECT sal.service_id AS sid FROM {venue_from}
+                          WHERE {in_box} AND (l.point_bng <-> {ref}) <= {radius:d}
+                            AND {where} AND {_AREA_ALLOWS}
+                          LIMIT {count_limit:d}) c)
                    + (SELECT count(*) FROM by_area) AS n
         ),"""
-        # The SQL reads the filters three times (near, by_area, counted) and the rank twice.
-        params = (
-            [place.point.ewkt]
-            + list(covering_params)
-            + rank_params
-            + where_params
-            + rank_params
-            + where_params
-            + where_params
-        )
+        # In the order the SQL reads them: the areas; then rank and filters for walk, ties,
+        # by_area; the filters once more for the count.
+        params = list(covering_params) + (rank_params + where_params) * 3 + where_params
         order = f"grp, distance NULLS LAST, {ordered_by_rank}name, id"
-        venue_order = f"l.point IS NULL, l.point <-> {ref}, l.name, l.id"
+        venue_order = f"l.point_bng IS NULL, l.point_bng <-> {ref}, l.name, l.id"
     else:
         order = f"{ordered_by_rank}name, id"
         hits = f"""

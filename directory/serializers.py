@@ -275,7 +275,7 @@ class _SearchPagingSerializer(serializers.Serializer):
         help_text="How many services match; a lower bound when count_exact is false."
     )
     count_exact = serializers.BooleanField(
-        help_text="False when more matched than were counted (more than 500, or than reach "
+        help_text="False when more matched than were counted (more than 100, or than reach "
         "the page asked for): count is then a lower bound."
     )
     page = serializers.IntegerField()
