@@ -346,7 +346,10 @@ class Params(serializers.Serializer):
 
     def to_internal_value(self, data) -> dict:
         fields = self.fields
-        given = {name: self.given(data, name, field) for name, field in fields.items()}
+        given = {
+            name: self.given(data, name, field) if name in data else None
+            for name, field in fields.items()
+        }
         values, errors = {}, {}
         for name, field in fields.items():
             if given[name] is None:
@@ -492,7 +495,7 @@ class SearchParams(Params):
         too_long = {
             name: [f"{name} is too long: give at most {VALUE_MAX_LENGTH} characters."]
             for name in self.fields
-            if any(len(value) > VALUE_MAX_LENGTH for value in _raw(data, name))
+            if name in data and any(len(value) > VALUE_MAX_LENGTH for value in _raw(data, name))
         }
         if too_long:
             raise serializers.ValidationError(too_long)
