@@ -19,9 +19,6 @@ feed; tests/directory/test_finder.py checks the two agree.
 """
 
 import datetime as dt
-import threading
-import time
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -36,8 +33,8 @@ from directory.models import (
     Schedule,
     Service,
     ServiceArea,
-    TaxonomyTerm,
 )
+from directory.params import vocabulary
 from directory.presenters import dress
 
 # British National Grid: the venues' point_bng (see migration 0005).
@@ -45,8 +42,6 @@ BNG = 27700
 # Count at most this many matches: "more than 100" tells a person as much as 12,345 would, and
 # counting further costs more than the page itself where a city centre has thousands of venues.
 COUNT_LIMIT = 100
-# Near-constant: the vocabularies' terms, by id, kept in each process this long.
-TERMS_TTL_S = 60
 
 
 @dataclass
@@ -258,28 +253,12 @@ def page_statement(query: dict) -> tuple[str, list]:
 
 
 # --- Rows to services ----------------------------------------------------------------------
-_terms: dict[uuid.UUID, TaxonomyTerm] = {}
-_terms_loaded_at = 0.0
-_terms_lock = threading.Lock()
-
-
-def term(term_id: uuid.UUID) -> TaxonomyTerm | None:
-    """A taxonomy term (with its taxonomy) from this process's copy of the vocabularies,
-    refreshed every ``TERMS_TTL_S`` seconds or when an unknown id turns up."""
-    global _terms, _terms_loaded_at
-    found = _terms.get(term_id)
-    if found is not None and time.monotonic() - _terms_loaded_at < TERMS_TTL_S:
-        return found
-    with _terms_lock:
-        _terms = {t.id: t for t in TaxonomyTerm.objects.select_related("taxonomy")}
-        _terms_loaded_at = time.monotonic()
-    return _terms.get(term_id)
-
-
-def forget_terms() -> None:
-    """Drop this process's copy of the vocabularies (tests; after an edit)."""
-    global _terms_loaded_at
-    _terms_loaded_at = 0.0
+def _shown_terms() -> dict:
+    """The terms a result shows (needs and digital offers) by id, from this process's copy of
+    the vocabularies (directory.params.vocabulary, read at most once a minute)."""
+    return {
+        term.id: term for name in ("needs", "digital_offers") for term in vocabulary(name).values()
+    }
 
 
 def _schedule(row) -> Schedule:
@@ -306,7 +285,7 @@ def _cost(row) -> CostOption:
     )
 
 
-def _service(row, now: dt.datetime) -> Service:
+def _service(row, now: dt.datetime, shown: dict) -> Service:
     (sid, name, description, email, url, kind, access, fees, org_id, org_name, distance, match,
      term_ids, schedules, costs, venue_id, venue_name, venue_type, address_1, address_2, city,
      postal_code, point, _total) = row  # fmt: skip
@@ -335,7 +314,7 @@ def _service(row, now: dt.datetime) -> Service:
             postal_code=postal_code,
             point=None if point is None else GEOSGeometry(point),
         )
-    terms = [t for t in map(term, term_ids) if t is not None]
+    terms = [shown[t] for t in term_ids if t in shown]
     return dress(
         service,
         # psycopg2 decodes json columns itself.
@@ -353,12 +332,13 @@ def find(query: dict) -> Page:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     now = query["now"]
+    shown = _shown_terms()
     # Always one row at least: an empty page still says how many there are (for "there are
     # only 3 pages").
     total = rows[0][-1]
     limit = max(COUNT_LIMIT, query["page"] * query["page_size"])
     return Page(
-        rows=[_service(row, now) for row in rows if row[0] is not None],
+        rows=[_service(row, now, shown) for row in rows if row[0] is not None],
         total=min(total, limit),
         exact=total <= limit,
     )

@@ -258,7 +258,9 @@ class ServiceQuerySet(models.QuerySet):
         started_yesterday = (
             Schedule.runs_on_q(yesterday) & Q(closes_at__lte=F("opens_at")) & Q(closes_at__gt=now)
         )
-        sessions = Schedule.objects.filter(started_today | started_yesterday)
+        sessions = Schedule.objects.filter(
+            Schedule.may_run_at_q(local) & (started_today | started_yesterday)
+        )
         if nationwide:
             owners = sessions.annotate(
                 owner=Coalesce("service_id", "service_at_location__service_id")
@@ -531,6 +533,20 @@ class Schedule(models.Model):
         """The regex (the same in PostgreSQL and Python) that finds ``day``'s day of the month
         in a ``bymonthday`` list such as "1,15"."""
         return rf"(^|,)\s*0?{day.day}\s*(,|$)"
+
+    @staticmethod
+    def may_run_at_q(local: dt.datetime) -> Q:
+        """A necessary condition for a session running at ``local`` (Europe/London), answered
+        from an index: the hour of the week is one of the schedule's weekly hours (migration
+        0006's ``flourish_week_hours``, a superset of the rule). Not the rule itself."""
+        hour = local.weekday() * 24 + local.hour
+        return Q(
+            RawSQL(
+                "flourish_week_hours(freq, byday, opens_at, closes_at) @> ARRAY[%s]",
+                [hour],
+                output_field=models.BooleanField(),
+            )
+        )
 
     @staticmethod
     def runs_on_q(day: dt.date) -> Q:

@@ -76,7 +76,10 @@ def vocabulary(name: str) -> dict[str, TaxonomyTerm]:
     cached = _vocabularies.get(name)
     if cached is None or cached[0] <= time.monotonic():
         with _vocabularies_lock:
-            terms = {term.code: term for term in getattr(TaxonomyTerm.objects, name)()}
+            terms = {
+                term.code: term
+                for term in getattr(TaxonomyTerm.objects, name)().select_related("taxonomy")
+            }
             cached = (time.monotonic() + VOCABULARY_SECONDS, terms)
             _vocabularies[name] = cached
     return cached[1]

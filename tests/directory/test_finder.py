@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from directory import finder
+from directory import finder, params
 from directory.models import Location, Service, ServiceAtLocation, TaxonomyTerm
 from directory.search import parse_search, search_services
 from directory.serializers import (
@@ -81,6 +81,19 @@ class AgreesWithTheRuleTests:
         assert 600 < found[0].distance < 700
 
 
+    def test_services_in_one_building_page_in_name_order_without_repeats(self, places):
+        # Equal distances at a page's edge: the walk may cut them anywhere, the page may not.
+        for name in ["Echo", "Alpha", "Delta", "Bravo", "Charlie"]:
+            make_service(name, at="SK14 1PW")
+
+        seen = []
+        for page in ("1", "2", "3"):
+            result = search_services({"postcode": "SK14 1AA", "page_size": "2", "page": page})
+            seen += [s.name for s in result.results]
+
+        assert seen == ["Alpha", "Bravo", "Charlie", "Delta", "Echo"]
+
+
 class CountTests:
     def test_the_total_stops_at_the_count_limit_and_says_more_than(self, spread, monkeypatch):
         monkeypatch.setattr(finder, "COUNT_LIMIT", 2)
@@ -148,22 +161,34 @@ class ShapeTests:
             assert mine == theirs
 
 
-class VocabularyCacheTests:
+class VocabularyTests:
     def test_a_renamed_need_shows_once_the_cached_copy_expires(self, spread, monkeypatch):
         clock = [1000.0]
-        monkeypatch.setattr(finder.time, "monotonic", lambda: clock[0])
-        finder.forget_terms()
-        label = lambda: [  # noqa: E731
-            s.needs[0].plain_label
-            for s in _everything({"postcode": "SK14 1PW"})
-            if s.name == "Hyde Walks"
-        ][0]
+        monkeypatch.setattr(params.time, "monotonic", lambda: clock[0])
+        params.forget_vocabularies()
+
+        def label():
+            walks = _everything({"postcode": "SK14 1PW"})
+            return next(s.needs[0].plain_label for s in walks if s.name == "Hyde Walks")
+
         before = label()
         TaxonomyTerm.objects.filter(code="loneliness").update(plain_label="Lonely")
 
         assert label() == before  # within the minute: this process's copy
-        clock[0] += finder.TERMS_TTL_S + 1
+        clock[0] += params.VOCABULARY_SECONDS + 1
         assert label() == "Lonely"
+
+    def test_a_page_of_results_costs_one_query_once_the_vocabularies_are_read(
+        self, spread, django_assert_num_queries
+    ):
+        query = parse_search({"postcode": "SK14 1AA"})
+        finder.find(query)  # reads the vocabularies
+
+        with django_assert_num_queries(1):
+            page = finder.find(query)
+
+        assert page.rows and all(s.organization.name for s in page.rows)
+        assert any(s.needs for s in page.rows)
 
 
 def _point(postcode):
