@@ -21,7 +21,6 @@ database.
 """
 
 import argparse
-import importlib.util
 import io
 import json
 import math
@@ -46,7 +45,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from directory import vocabularies
-from directory.models import LONDON, WEEKDAYS, Organization, Service
+from directory.finder import page_statement
+from directory.models import WEEKDAYS, Organization, Service
 from directory.search import parse_search
 
 BENCH_ORG_ID = uuid.uuid5(vocabularies.NAMESPACE, "bench/organization")
@@ -220,11 +220,7 @@ def floor_statement(params: dict, now) -> tuple[str, dict | list]:
     """The raw SQL floor for a search: the page's one SQL statement, as the app runs it.
 
     ``directory.finder.page_statement`` is that statement (the best single query a careful person
-    would write for the same answer); until it exists, the hand-written query below stands in."""
-    if importlib.util.find_spec("directory.finder") is None:
-        return fallback_statement(params, now)
-    from directory.finder import page_statement
-
+    would write for the same answer), run as the app runs it."""
     return page_statement(parse_search({k: str(v) for k, v in params.items()}, now=now))
 
 
@@ -232,83 +228,6 @@ def run_floor(sql: str, args) -> list:
     with connection.cursor() as cur:
         cur.execute(sql, args)
         return cur.fetchall()
-
-
-# Raw SQL on purpose: the floor the API is measured against, written as a careful person would
-# by hand (candidates from the GiST index, then the rule and filters). Stands in until
-# directory.finder.page_statement exists.
-_NEAR = """
-    WITH place AS (SELECT point, outcode FROM geo_postcode WHERE postcode = %(postcode)s),
-    near AS (
-        SELECT sal.service_id, min(ST_Distance(l.point, place.point)) AS distance
-        FROM place, directory_location l
-        JOIN directory_serviceatlocation sal ON sal.location_id = l.id
-        WHERE ST_DWithin(l.point, place.point, %(radius)s)
-        GROUP BY sal.service_id
-    ),
-    covered AS (
-        SELECT DISTINCT a.service_id FROM place, directory_servicearea a
-        WHERE a.postcode_districts @> ARRAY[place.outcode]::varchar[]
-           OR ST_Covers(a.extent, place.point)
-    ),
-    matched AS (
-        SELECT near.service_id, near.distance FROM near
-        WHERE NOT EXISTS (SELECT 1 FROM directory_servicearea x WHERE x.service_id = near.service_id)
-           OR near.service_id IN (SELECT service_id FROM covered)
-        UNION
-        SELECT c.service_id, NULL FROM covered c
-        WHERE c.service_id NOT IN (SELECT service_id FROM near)
-    )
-    SELECT s.id, s.name, m.distance, count(*) OVER () AS total
-    FROM matched m JOIN directory_service s ON s.id = m.service_id
-    WHERE s.status = 'active' {extra}
-    ORDER BY m.distance NULLS LAST, s.name, s.id
-    LIMIT 20
-"""
-_NATIONWIDE = """
-    SELECT s.id, s.name, count(*) OVER () AS total FROM directory_service s
-    WHERE s.status = 'active' {extra}
-    ORDER BY s.name, s.id
-    LIMIT 20
-"""
-_OPEN_AT = """
-    sc.freq = 'WEEKLY'
-    AND ((sc.byday ~ %(day)s AND sc.opens_at <= %(time)s
-          AND (sc.closes_at > %(time)s OR sc.closes_at <= sc.opens_at))
-      OR (sc.byday ~ %(yesterday)s AND sc.closes_at <= sc.opens_at
-          AND sc.closes_at > %(time)s))"""
-
-
-def fallback_statement(params: dict, now) -> tuple[str, dict]:
-    extra, args = "", {"radius": int(params.get("radius", RADIUS_M))}
-    if params.get("need"):
-        extra += (
-            " AND EXISTS (SELECT 1 FROM directory_attribute a WHERE a.service_id = s.id"
-            " AND a.taxonomy_term_id = %(term)s)"
-        )
-        args["term"] = vocabularies.term_id("flourish-needs", params["need"])
-    if params.get("open") == "now":
-        local = now.astimezone(LONDON)
-        extra += (
-            " AND (EXISTS (SELECT 1 FROM directory_schedule sc WHERE sc.service_id = s.id AND"
-            f" {_OPEN_AT}) OR EXISTS (SELECT 1 FROM directory_schedule sc"
-            " JOIN directory_serviceatlocation sl ON sl.id = sc.service_at_location_id"
-            f" WHERE sl.service_id = s.id AND {_OPEN_AT}))"
-        )
-        args["day"] = rf"(^|,){WEEKDAYS[local.weekday()]}(,|$)"
-        args["yesterday"] = rf"(^|,){WEEKDAYS[(local.weekday() - 1) % 7]}(,|$)"
-        args["time"] = local.time().replace(microsecond=0)
-    if params.get("q"):
-        extra += (
-            " AND (s.search_vector @@ websearch_to_tsquery('english', %(q)s) OR EXISTS ("
-            "SELECT 1 FROM directory_organization o WHERE o.id = s.organization_id"
-            " AND o.search_vector @@ websearch_to_tsquery('english', %(q)s)))"
-        )
-        args["q"] = params["q"]
-    if params.get("postcode"):
-        args["postcode"] = params["postcode"]
-        return _NEAR.format(extra=extra), args
-    return _NATIONWIDE.format(extra=extra), args
 
 
 # The searches timed in process: (key, label, parameters from a postcode, a need and a word).
@@ -869,10 +788,7 @@ class Command(BaseCommand):
         needs = [code for code, *_ in vocabularies.NEEDS]
         cases = [(p, rng.choice(needs), rng.choice(QUERY_WORDS)) for p in postcodes]
         total = Service.objects.active().count()
-        if importlib.util.find_spec("directory.finder") is not None:
-            floor_name = "directory.finder.page_statement"
-        else:
-            floor_name = "the hand-written query in bench_directory (no finder.page_statement yet)"
+        floor_name = "directory.finder.page_statement"
         self.stdout.write(
             f"\n{label}: searching {total:,} active services from {len(cases)} random real "
             f"postcodes, radius {RADIUS_M} m, 20 a page, in process; raw floor: {floor_name}."
