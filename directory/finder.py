@@ -27,6 +27,7 @@ from django.db import connection
 from django.utils.dateparse import parse_date, parse_time
 
 from directory.models import (
+    LONDON,
     CostOption,
     Location,
     Organization,
@@ -37,6 +38,8 @@ from directory.models import (
 from directory.params import vocabulary
 from directory.presenters import dress
 
+# Open now across the country: below this many services open in the hour, find them by index.
+OPEN_FEW = 1_000
 # British National Grid: the venues' point_bng (see migration 0005).
 BNG = 27700
 # Count at most this many matches: "more than 100" tells a person as much as 12,345 would, and
@@ -52,7 +55,7 @@ class Page:
 
 
 # --- The statement -------------------------------------------------------------------------
-def filtered_services(query: dict, *, nationwide: bool):
+def filtered_services(query: dict):
     """Every search filter but the place, as the ORM's rules write them."""
     services = Service.objects.searchable()
     if query["needs"]:
@@ -70,7 +73,7 @@ def filtered_services(query: dict, *, nationwide: bool):
     if query["language"]:
         services = services.speaking(query["language"])
     if query["when"] is not None:
-        services = services.open_at(query["when"], nationwide=nationwide)
+        services = services.open_at(query["when"])
     if query["q"]:
         services = services.matching_text(query["q"])
     return services
@@ -110,6 +113,21 @@ _AREA_ALLOWS = """
                     WHERE a.service_id = directory_service.id))"""
 
 
+def _open_services(moment) -> tuple[str, str]:
+    """SQL for "few services are open at ``moment``" (fewer than OPEN_FEW, counted through the
+    services' hours index and stopping there) and for "the service is one of those", to gate
+    two plans of one statement: whichever gate is false, PostgreSQL skips that branch (a
+    one-time filter). The planner cannot choose by itself: an hour in which no service is open
+    has no statistics, and it guesses thousands."""
+    hour = Schedule.hour_of_week(moment.astimezone(LONDON))
+    few = f"""(SELECT count(*) < {OPEN_FEW:d} FROM (
+                  SELECT 1 FROM directory_service
+                  WHERE week_hours @> ARRAY[{hour:d}] LIMIT {OPEN_FEW:d}) f)"""
+    fenced = f"""directory_service.id IN (
+                  SELECT id FROM directory_service WHERE week_hours @> ARRAY[{hour:d}] OFFSET 0)"""
+    return few, fenced
+
+
 def page_statement(query: dict) -> tuple[str, list]:
     """The SQL and parameters that answer one page of a validated search (``parse_search``),
     with the total on every row. Also the benchmark's floor."""
@@ -117,7 +135,7 @@ def page_statement(query: dict) -> tuple[str, list]:
     size, page = query["page_size"], query["page"]
     offset = (page - 1) * size
     count_limit = max(COUNT_LIMIT, page * size) + 1
-    services = filtered_services(query, nationwide=place is None)
+    services = filtered_services(query)
     where, where_params, rank, rank_params = _compiled(services)
     ordered_by_rank = "rank DESC, " if query["q"] else ""
     if place is not None:
@@ -126,8 +144,7 @@ def page_statement(query: dict) -> tuple[str, list]:
         # CTE's value would be a blind guess). Transformed by PostGIS: GDAL in Python takes
         # 15 ms to set up a transformation.
         ref = (
-            f"ST_Transform('SRID=4326;POINT({place.point.x!r} {place.point.y!r})'::geometry,"
-            f" {BNG})"
+            f"ST_Transform('SRID=4326;POINT({place.point.x!r} {place.point.y!r})'::geometry, {BNG})"
         )
         radius = query["radius"]
         covering_sql, covering_params = (
@@ -144,15 +161,33 @@ def page_statement(query: dict) -> tuple[str, list]:
         columns = f"""directory_service.id, directory_service.name,
                    (l.point_bng <-> {ref}) AS distance, {rank} AS rank"""
         walked = offset + size
+        walk = f"""SELECT {columns} FROM {venue_from}
+            WHERE {{gate}} {in_box} AND {matches}
+            ORDER BY l.point_bng <-> {ref}
+            LIMIT {walked:d}"""
+        count = f"""SELECT sal.service_id AS sid FROM {venue_from}
+                          WHERE {{gate}} {in_box} AND (l.point_bng <-> {ref}) <= {radius:d}
+                            AND {where} AND {_AREA_ALLOWS}
+                          LIMIT {count_limit:d}"""
+        copies = 1
+        if query["when"] is not None:
+            # Open now: at night so few services are open that walking the venues nearby
+            # finds next to nothing and reads them all; then start from the open ones.
+            few, fenced = _open_services(query["when"])
+            walk, count = (
+                f"({text.format(gate=f'{few} AND {fenced} AND')})"
+                f" UNION ALL ({text.format(gate=f'NOT {few} AND')})"
+                for text in (walk, count)
+            )
+            copies = 2
+        else:
+            walk, count = (text.format(gate="") for text in (walk, count))
         hits = f"""
         covering AS MATERIALIZED ({covering_sql}),
         walk AS (
             -- Ordered by distance alone, so that the index gives the order and the walk stops
             -- at the page: with more sort keys the planner sorts every candidate first.
-            SELECT {columns} FROM {venue_from}
-            WHERE {in_box} AND {matches}
-            ORDER BY l.point_bng <-> {ref}
-            LIMIT {walked:d}
+            {walk}
         ),
         cutoff AS (SELECT max(distance) AS d, count(*) AS n FROM walk),
         ties AS (
@@ -190,35 +225,60 @@ def page_statement(query: dict) -> tuple[str, list]:
         counted AS (
             -- Services, not venues: a service with two venues nearby counts once. Venues are
             -- counted up to the limit; when it is reached the total is a lower bound anyway.
-            SELECT (SELECT CASE WHEN count(*) < {count_limit:d} THEN count(DISTINCT sid)
-                                ELSE {count_limit:d} END
-                    FROM (SELECT sal.service_id AS sid FROM {venue_from}
-                          WHERE {in_box} AND (l.point_bng <-> {ref}) <= {radius:d}
-                            AND {where} AND {_AREA_ALLOWS}
-                          LIMIT {count_limit:d}) c)
+            -- A walk that ended before the page was full saw every match: count those.
+            SELECT CASE WHEN (SELECT n FROM cutoff) < {walked:d} THEN (SELECT count(*) FROM near)
+                   ELSE (SELECT CASE WHEN count(*) < {count_limit:d} THEN count(DISTINCT sid)
+                                     ELSE {count_limit:d} END
+                         FROM ({count}) c) END
                    + (SELECT count(*) FROM by_area) AS n
         ),"""
         # In the order the SQL reads them: the areas; then rank and filters for walk, ties,
         # by_area; the filters once more for the count.
-        params = list(covering_params) + (rank_params + where_params) * 3 + where_params
+        params = (
+            list(covering_params)
+            + (rank_params + where_params) * (copies + 2)
+            + where_params * copies
+        )
         order = f"grp, distance NULLS LAST, {ordered_by_rank}name, id"
         venue_order = f"l.point_bng IS NULL, l.point_bng <-> {ref}, l.name, l.id"
     else:
         order = f"{ordered_by_rank}name, id"
-        hits = f"""
+        columns = f"""directory_service.id, directory_service.name, NULL::float AS distance,
+                   {rank} AS rank, NULL AS match, 0 AS grp"""
+        walk_order = f"{ordered_by_rank}directory_service.name, directory_service.id"
+        if query["when"] is None:
+            hits = f"""
         hits AS (
-            SELECT directory_service.id, directory_service.name, NULL::float AS distance,
-                   {rank} AS rank, NULL AS match, 0 AS grp
-            FROM {_FROM}
-            WHERE {where}
-            ORDER BY {ordered_by_rank}directory_service.name, directory_service.id
-            LIMIT {offset + size:d}
-        ),
-        counted AS (
-            SELECT count(*) AS n FROM (SELECT 1 FROM {_FROM} WHERE {where}
-                                       LIMIT {count_limit:d}) c
+            SELECT {columns} FROM {_FROM} WHERE {where}
+            ORDER BY {walk_order} LIMIT {offset + size:d}
         ),"""
-        params = rank_params + where_params + where_params
+            params = rank_params + where_params
+        else:
+            # Open now, anywhere: by day most services are open and walking them by name stops
+            # at once; at night few are, the walk would read every service, and the services'
+            # hours index (migration 0007) finds them instead. The planner cannot tell the two
+            # apart (an hour no service is open in has no statistics), so the statement counts
+            # the open services up to a threshold first and runs the branch that fits; the other
+            # is never executed (a one-time filter).
+            few, fenced = _open_services(query["when"])
+            hits = f"""
+        hits AS (
+            (SELECT {columns} FROM {_FROM}
+             WHERE {few} AND {fenced} AND {where}
+             ORDER BY {walk_order} LIMIT {offset + size:d})
+            UNION ALL
+            (SELECT {columns} FROM {_FROM} WHERE NOT {few} AND {where}
+             ORDER BY {walk_order} LIMIT {offset + size:d})
+        ),"""
+            params = rank_params + where_params + rank_params + where_params
+        hits += f"""
+        counted AS (
+            SELECT CASE WHEN (SELECT count(*) FROM hits) < {offset + size:d}
+                        THEN (SELECT count(*) FROM hits)
+                   ELSE (SELECT count(*) FROM (SELECT 1 FROM {_FROM} WHERE {where}
+                                               LIMIT {count_limit:d}) c) END AS n
+        ),"""
+        params += where_params
         venue_order = "l.point IS NULL, l.name, l.id"
     sql = f"""WITH {hits}
     page AS (
