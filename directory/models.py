@@ -20,7 +20,6 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, FloatField, OuterRef, Q, Subquery, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
 
 NEEDS_TAXONOMY = "flourish-needs"
 DIGITAL_TAXONOMY = "flourish-digital-inclusion"
@@ -276,8 +275,7 @@ class ServiceQuerySet(models.QuerySet):
         )
         return self.filter(
             Service.may_run_at_q(local),
-            CorrelatedExists(sessions.filter(service=OuterRef("pk")))
-            | CorrelatedExists(at_venues),
+            CorrelatedExists(sessions.filter(service=OuterRef("pk"))) | CorrelatedExists(at_venues),
         )
 
     def free(self):

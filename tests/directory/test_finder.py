@@ -80,7 +80,6 @@ class AgreesWithTheRuleTests:
         assert found[0].nearest_location.name == "Near hall"
         assert 600 < found[0].distance < 700
 
-
     def test_services_in_one_building_page_in_name_order_without_repeats(self, places):
         # Equal distances at a page's edge: the walk may cut them anywhere, the page may not.
         for name in ["Echo", "Alpha", "Delta", "Bravo", "Charlie"]:
