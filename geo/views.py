@@ -3,6 +3,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +16,13 @@ from geo.serializers import NearbyPostcodeSerializer, NearestQuerySerializer, Pl
 class PostcodeDetail(APIView):
     """Where a postcode is. Unknown but well-formed postcodes fall back to their sector, then
     district centroid; ``precision`` says which."""
+
+    # The hot path of every postcode box: public, so no authentication to run (no session or
+    # token lookup), JSON only (no content negotiation with the browsable API), and the place
+    # written out rather than through PlaceSerializer (which documents it).
+    authentication_classes = []
+    permission_classes = []
+    renderer_classes = [JSONRenderer]
 
     @extend_schema(
         operation_id="postcodes_retrieve",
@@ -31,7 +39,15 @@ class PostcodeDetail(APIView):
             return Response({"detail": str(exc)}, status=400)
         except PostcodeNotFound as exc:
             return Response({"detail": str(exc)}, status=404)
-        return Response(PlaceSerializer(place).data)
+        return Response(
+            {
+                "postcode": place.postcode,
+                "outcode": place.outcode,
+                "latitude": place.latitude,
+                "longitude": place.longitude,
+                "precision": place.precision,
+            }
+        )
 
 
 class NearestPostcodes(APIView):
