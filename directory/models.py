@@ -28,6 +28,15 @@ DIGITAL_TAXONOMY = "flourish-digital-inclusion"
 # GMT in winter and BST in summer.
 LONDON = ZoneInfo("Europe/London")
 WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]  # date.weekday() order
+DAY_NAMES = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
 
 
 class Audited(models.Model):

@@ -23,7 +23,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from directory.models import LONDON, WEEKDAYS, Service, TaxonomyTerm
+from directory.models import DAY_NAMES, LONDON, WEEKDAYS, Service, TaxonomyTerm
 from geo import postcodes
 from geo.models import OutsideUK, Place, PostcodeNotFound, locate_postcode, make_point
 
@@ -38,15 +38,6 @@ AGE_MAX = 120
 FEED_PER_PAGE_DEFAULT = 50
 FEED_PER_PAGE_MAX = 500
 
-DAY_NAMES = {
-    "MO": "Monday",
-    "TU": "Tuesday",
-    "WE": "Wednesday",
-    "TH": "Thursday",
-    "FR": "Friday",
-    "SA": "Saturday",
-    "SU": "Sunday",
-}
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _LANGUAGE_RE = re.compile(r"[^\W\d_][\w ()'-]{1,40}")
 

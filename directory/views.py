@@ -213,7 +213,7 @@ def get_online(request: HttpRequest) -> HttpResponse:
     }
     context, status = _search_context(
         request,
-        ("postcode", "radius", "offer", "page"),
+        SearchParams.names("postcode", "radius", "offer", "page"),
         fixed={"kind": Service.Kind.ONLINE_CENTRE},
         anchors=anchors,
     )
@@ -228,7 +228,7 @@ def health_trainers(request: HttpRequest) -> HttpResponse:
     """Health trainer services covering a postcode (most cover an area rather than a building)."""
     context, status = _search_context(
         request,
-        ("postcode", "radius", "page"),
+        SearchParams.names("postcode", "radius", "page"),
         fixed={"kind": Service.Kind.HEALTH_TRAINER_SERVICE},
         anchors={"postcode": "postcode", "radius": "radius"},
     )

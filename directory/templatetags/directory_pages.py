@@ -21,15 +21,6 @@ DAY_PLURALS = {
     "SA": "Saturdays",
     "SU": "Sundays",
 }
-DAY_NAMES = {
-    "MO": "Monday",
-    "TU": "Tuesday",
-    "WE": "Wednesday",
-    "TH": "Thursday",
-    "FR": "Friday",
-    "SA": "Saturday",
-    "SU": "Sunday",
-}
 
 
 @register.filter
