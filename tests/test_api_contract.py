@@ -11,16 +11,10 @@ content type, headers, body).
 """
 
 import os
-import secrets
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import requests
 import schemathesis
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
@@ -28,6 +22,7 @@ from django.db import close_old_connections, connection
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 
+from config.served import database_url, production_env, served
 from tests.contract import Tally, exercise
 from tests.directory.conftest import make_service
 from tests.referrals import conftest as referrals_fixtures
@@ -173,67 +168,15 @@ FUZZ_EXAMPLES_PER_MODE = 40
 FUZZ_TIME_LIMIT_S = int(os.environ.get("FUZZ_TIME_LIMIT_S") or 1800)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(transactional_db, tmp_path):
     """The app as deployed (gunicorn, DEBUG off) on a loopback port, on the test database.
 
     The test database is committed to (transactional_db), so the workers see the world; it is
     flushed afterwards and dropped at the end of the run. Mail goes to the console (the log)."""
-    db = connection.settings_dict
-    url = (
-        f"postgis://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST'] or 'localhost'}:"
-        f"{db['PORT'] or 5432}/{quote(db['NAME'])}"
-    )
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        # Plain HTTP on loopback: no redirect to HTTPS, cookies not HTTPS-only.
-        "SECURE_SSL_REDIRECT": "false",
-        "SECURE_COOKIES": "false",
-        "EMAIL_BACKEND_ALLOW_CONSOLE": "true",
-    }
-    log = (tmp_path / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--timeout",
-            "30",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"gunicorn did not start: {(tmp_path / 'gunicorn.log').read_text()}")
+    env = production_env(database_url(connection.settings_dict))
+    with served(env, tmp_path / "gunicorn.log") as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def token_for(user) -> dict:

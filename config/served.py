@@ -1,0 +1,104 @@
+"""The app served as `make run` serves it (gunicorn, 2 workers, production settings with
+DEBUG off) on a loopback port: for the HTTP benchmark (bench_http) and the long fuzz
+(tests/test_api_contract.py), which must measure and attack what is deployed."""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url(settings_dict: dict, name: str | None = None, scheme: str = "postgis") -> str:
+    """The URL of a database on the same server as ``settings_dict`` (DATABASE_URL form)."""
+    user = quote(settings_dict["USER"] or "", safe="")
+    password = quote(settings_dict["PASSWORD"] or "", safe="")
+    auth = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    host = settings_dict["HOST"] or "localhost"
+    port = settings_dict["PORT"] or 5432
+    return f"{scheme}://{auth}{host}:{port}/{quote(name or settings_dict['NAME'], safe='')}"
+
+
+def production_env(database: str) -> dict:
+    """Production settings for a server on loopback, on the database at URL ``database``."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP on loopback: no redirect to HTTPS, cookies not HTTPS-only.
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_COOKIES": "false",
+        "EMAIL_BACKEND_ALLOW_CONSOLE": "true",
+    }
+
+
+@contextmanager
+def served(env: dict, log_path: Path, *, start_timeout_s: float = 60) -> Iterator[str]:
+    """gunicorn with ``env`` until the block ends; yields its base URL once /healthz answers.
+    The server has a session of its own and is stopped as a group, also on an error."""
+    port = free_port()
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "30",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_for(server, base, start_timeout_s, log_path)
+            yield base
+        finally:
+            _stop(server)
+
+
+def _wait_for(server: subprocess.Popen, base: str, timeout_s: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urlopen(f"{base}/healthz", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"gunicorn did not start:\n{log_path.read_text()[-3000:]}")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
