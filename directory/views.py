@@ -24,9 +24,8 @@ from directory.models import (
     Phone,
     Service,
     ServiceAtLocation,
-    TaxonomyTerm,
 )
-from directory.params import SearchParams
+from directory.params import SearchParams, vocabulary
 from directory.presenters import dress_prefetched
 from directory.search import SearchError, search_services
 from directory.templatetags.directory_pages import miles_km
@@ -152,7 +151,7 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "directory/home.html",
         {
-            "needs": TaxonomyTerm.objects.needs(),
+            "needs": list(vocabulary("needs").values()),
             "radius_choices": _radius_choices(""),
         },
     )
@@ -161,7 +160,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     """Find support near a postcode: a list nearest first, a map of the same, filters, pages."""
-    needs = list(TaxonomyTerm.objects.needs())
+    needs = list(vocabulary("needs").values())
     anchors = {
         "postcode": "postcode",
         "need": f"need-{needs[0].code}" if needs else "",
@@ -205,7 +204,7 @@ def _attach_phones(services) -> None:
 @require_GET
 def get_online(request: HttpRequest) -> HttpResponse:
     """The nearest online centres (help to get online) and what each offers."""
-    offers = list(TaxonomyTerm.objects.digital_offers())
+    offers = list(vocabulary("digital_offers").values())
     anchors = {
         "postcode": "postcode",
         "offer": f"offer-{offers[0].code}" if offers else "",

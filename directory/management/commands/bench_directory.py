@@ -35,7 +35,6 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -44,6 +43,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from config.served import database_url
 from directory import vocabularies
 from directory.finder import page_statement
 from directory.models import WEEKDAYS, Organization, Service
@@ -194,16 +194,6 @@ def shown_size(size: int) -> str:
     return size_label(size).replace("m", "M")
 
 
-def database_url(settings_dict: dict, name: str | None = None, scheme: str = "postgis") -> str:
-    """The URL of a database on the same server as ``settings_dict`` (DATABASE_URL form)."""
-    user = quote(settings_dict["USER"] or "", safe="")
-    password = quote(settings_dict["PASSWORD"] or "", safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = settings_dict["HOST"] or "localhost"
-    port = settings_dict["PORT"] or "5432"
-    return f"{scheme}://{auth}{host}:{port}/{quote(name or settings_dict['NAME'], safe='')}"
-
-
 def parse_sizes(text: str) -> list[int]:
     """--sizes 100000,1000000 (also 100k,1m); empty: none."""
     sizes = []
@@ -234,8 +224,13 @@ def run_floor(sql: str, args) -> list:
 SEARCHES = [
     ("need", "postcode + 5 km + need", lambda pc, need, word: {"need": need}),
     ("open", "the same + open=now", lambda pc, need, word: {"need": need, "open": "now"}),
+    # open=now depends on the hour the bench runs at (at night almost nothing is open, which is
+    # the easy case for some plans and the hard one for others): also a busy weekday morning.
+    ("busy", "the same, open Tue 11:00", lambda pc, need, word: {"need": need, **BUSY}),
     ("q", "q=<word> near a postcode", lambda pc, need, word: {"q": word}),
 ]
+BUSY = {"day": "TU", "time": "11:00"}
+NATIONWIDE = [("nationwide open=now", {"open": "now"}), ("nationwide open Tue 11:00", BUSY)]
 NATIONWIDE_SAMPLES = 20  # one query repeated: fewer suffice, and at 1M each can take a second
 
 
@@ -828,20 +823,21 @@ class Command(BaseCommand):
                     checks.append(
                         check(f"{label} {name}: API p95", ap, "<", P95_MAX_MS_AT_1M, " ms")
                     )
-            runs = [{"open": "now"}] * min(NATIONWIDE_SAMPLES, max(len(cases), 1))
-            api, floor, _, errors = self.time_searches(
-                f"{label} nationwide open=now", client, runs, now, with_page=False
-            )
-            (am, ap), (rm, rp) = median_p95(api), median_p95(floor)
-            lines.append(
-                f"  {'nationwide open=now':<28} {am:8.1f} {ap:8.1f} {rm:8.1f} {rp:8.1f} "
-                f"{am / rm:7.1f}x  {load1():.2f}"
-            )
-            if errors:
-                checks.append(failed(f"{label} nationwide open=now: answers 200", errors))
-            checks.append(
-                check(f"{label} nationwide open=now: API median", am, "<", NATIONWIDE_MAX_MS, " ms")
-            )
+            for name, params in NATIONWIDE:
+                runs = [params] * min(NATIONWIDE_SAMPLES, max(len(cases), 1))
+                api, floor, _, errors = self.time_searches(
+                    f"{label} {name}", client, runs, now, with_page=False
+                )
+                (am, ap), (rm, rp) = median_p95(api), median_p95(floor)
+                lines.append(
+                    f"  {name:<28} {am:8.1f} {ap:8.1f} {rm:8.1f} {rp:8.1f} "
+                    f"{am / rm:7.1f}x  {load1():.2f}"
+                )
+                if errors:
+                    checks.append(failed(f"{label} {name}: answers 200", errors))
+                checks.append(
+                    check(f"{label} {name}: API median", am, "<", NATIONWIDE_MAX_MS, " ms")
+                )
         self.stdout.write(header)
         for line in lines:
             self.stdout.write(line)

@@ -11,17 +11,12 @@ checks the issue's targets; gunicorn is stopped at the end, also on an error or 
 """
 
 import json
-import os
 import random
 import re
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlencode
@@ -32,11 +27,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
+from config.served import database_url, production_env, served
 from directory import vocabularies
 from directory.management.commands.bench_directory import (
     Check,
     check,
-    database_url,
     failed,
     floor_statement,
     load1,
@@ -126,12 +121,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Command(BaseCommand):
     help = (
         "Serve the app with gunicorn (production settings) from this database and load it with "
@@ -161,17 +150,7 @@ class Command(BaseCommand):
 
     def measure(self, seed: int) -> list[Check]:
         cases = self.cases(seed)
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(connection.settings_dict),
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            # Plain HTTP on loopback: no redirect to HTTPS, cookies not HTTPS-only.
-            "SECURE_SSL_REDIRECT": "false",
-            "SECURE_COOKIES": "false",
-            "EMAIL_BACKEND_ALLOW_CONSOLE": "true",
-        }
+        env = production_env(database_url(connection.settings_dict))
         self.stdout.write("Collecting static files as production does (hashed names).")
         subprocess.run(
             [str(Path(sys.executable)), "manage.py", "collectstatic", "--noinput", "-v", "0"],
@@ -197,8 +176,8 @@ class Command(BaseCommand):
         results: dict[str, dict] = {}
         checks: list[Check] = []
         with tempfile.TemporaryDirectory(prefix="flourish-http-") as tmp:
-            server, base = self.serve(env, Path(tmp))
-            try:
+            with served(env, Path(tmp) / "gunicorn.log") as base:
+                self.stdout.write(f"gunicorn answers at {base}.")
                 for name, paths in endpoints.items():
                     try:
                         self.check_answers(base, paths)
@@ -208,8 +187,7 @@ class Command(BaseCommand):
                         checks.append(failed(f"{self.label}HTTP {name}", "failed"))
                         continue
                     self.show(name, results[name])
-            finally:
-                self.stop(server)
+            self.stdout.write("gunicorn stopped.")
             try:
                 results["pgbench floor"] = self.pgbench(cases, Path(tmp))
                 self.show("pgbench floor (same SQL)", results["pgbench floor"])
@@ -282,53 +260,6 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         needs = [code for code, *_ in vocabularies.NEEDS]
         return [(pc, rng.choice(needs)) for pc in postcodes]
-
-    def serve(self, env: dict, tmp: Path) -> tuple[subprocess.Popen, str]:
-        port = free_port()
-        log = (tmp / "gunicorn.log").open("w")
-        # As `make run` serves the app; a session of its own, so it is stopped as a group.
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--graceful-timeout",
-                "5",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        server.log_path = tmp / "gunicorn.log"
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                break
-            try:
-                with urlopen(f"{base}/healthz", timeout=5) as answer:
-                    if answer.status == 200:
-                        self.stdout.write(f"gunicorn answers at {base} (pid {server.pid}).")
-                        return server, base
-            except OSError:
-                time.sleep(0.3)
-        self.stop(server)
-        raise CommandError(f"gunicorn did not start:\n{server.log_path.read_text()[-3000:]}")
-
-    def stop(self, server: subprocess.Popen) -> None:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
-        self.stdout.write(f"gunicorn (pid {server.pid}) stopped.")
 
     def check_answers(self, base: str, paths: list[str]) -> None:
         """Every URL answers 200 before it is timed (a fast 400 would flatter the figures)."""
