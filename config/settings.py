@@ -155,7 +155,7 @@ def database_from_url(url: str) -> dict:
             # PostgreSQL's own docs advise for short queries. Parallel workers likewise: a
             # search's count started two for 100 rows (3-4 ms each time), and on a small server
             # the cores are better spent on other requests.
-            "options": "-c jit=off -c max_parallel_workers_per_gather=0",
+            "options": "-c jit=off -c max_parallel_workers_per_gather=0 -c random_page_cost=1.1",
         },
         "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,

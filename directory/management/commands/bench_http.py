@@ -11,6 +11,7 @@ checks the issue's targets; gunicorn is stopped at the end, also on an error or 
 """
 
 import json
+import os
 import random
 import re
 import shutil
@@ -296,11 +297,15 @@ class Command(BaseCommand):
                 files += ["-f", f"{path}@1"]
         pgbench = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
         url = database_url(connection.settings_dict, scheme="postgresql")
+        # The app's session settings (JIT and parallel workers off, ...): with JIT on, the
+        # floor would spend 50 ms compiling each plan and flatter the app's share of it.
+        session = connection.settings_dict["OPTIONS"].get("options", "")
         run = subprocess.run(
             [pgbench, "-n", f"-c{CONNECTIONS}", f"-j{THREADS}", f"-T{SECONDS}", *files]
             + ["--log", f"--log-prefix={tmp / 'pgbench'}", url],
             capture_output=True,
             text=True,
+            env={**os.environ, "PGOPTIONS": session},
         )
         if run.returncode != 0:
             raise ValueError(f"pgbench failed (exit {run.returncode}):\n{run.stderr[-2000:]}")
