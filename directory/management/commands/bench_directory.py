@@ -229,6 +229,7 @@ SEARCHES = [
     ("busy", "the same, open Tue 11:00", lambda pc, need, word: {"need": need, **BUSY}),
     ("q", "q=<word> near a postcode", lambda pc, need, word: {"q": word}),
 ]
+HTTP_TARGET_SIZE = 100_000  # the issue's HTTP goals are for 100,000 services
 BUSY = {"day": "TU", "time": "11:00"}
 NATIONWIDE = [("nationwide open=now", {"open": "now"}), ("nationwide open Tue 11:00", BUSY)]
 NATIONWIDE_SAMPLES = 20  # one query repeated: fewer suffice, and at 1M each can take a second
@@ -251,8 +252,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--http-sizes",
             type=parse_sizes,
-            default=[100_000],
-            help="Sizes served over HTTP by bench_http (empty for none)",
+            default=[100_000, 1_000_000],
+            help="Sizes served over HTTP by bench_http (empty for none); the targets are "
+            "checked at 100k, the other sizes' figures are shown",
         )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--queries", type=int, default=200, help="Postcodes to search from")
@@ -348,7 +350,10 @@ class Command(BaseCommand):
                 argv = ["bench_http", f"--label={shown_size(size)}", f"--seed={seed}"]
                 argv.append(f"--json={out}")
                 if self.step(f"{shown_size(size)} over HTTP", argv, urls[size], checks):
-                    checks += [Check(**c) for c in json.loads(out.read_text())["checks"]]
+                    found = [Check(**c) for c in json.loads(out.read_text())["checks"]]
+                    # The issue sets its HTTP targets at 100k; other sizes are shown for
+                    # information, and only a step that failed to run counts against them.
+                    checks += [c for c in found if size == HTTP_TARGET_SIZE or c.target == "runs"]
         self.heading(f"Issue 10 targets ({time.perf_counter() - started:.0f} s in all)")
         for label, text, load in facts:
             self.stdout.write(f"  {label:<44} {text:>24}   load {load:.2f}")
