@@ -5,12 +5,16 @@ early. Which services match is still decided by the ORM's rules (``Service.objec
 compiled into the WHERE clause below, and ``ServiceArea.objects.covering``); this module only
 decides the order in which the database looks at them and what it returns:
 
-- Near a place, the venues are walked nearest first through the GiST index (``<->``), each
-  checked against the filters as it comes, and the walk stops at the end of the page; a city
-  centre may hold thousands of candidates, but a person wants the nearest twenty. A service
-  with several venues is taken once, at its nearest. Services found only through a service
-  area (no venue within the radius) come after, nearest venue first.
+- Near a place, the venues are walked nearest first through the GiST index on their point in
+  National Grid metres (``<->``; migration 0005 says why not geography), each checked against
+  the filters as it comes, and the walk stops at the end of the page; a city centre may hold
+  thousands of candidates, but a person wants the nearest twenty. A service with several
+  venues is taken once, at its nearest. Services found only through a service area (no venue
+  within the radius) come after, nearest venue first.
+- Without a place, services are walked by name (or ranked by the search words).
 - The total is counted the same way but stops at ``COUNT_LIMIT`` ("more than 100").
+- ``open=now`` when few services are open (at night) starts from those, found through the
+  services' hours index (migration 0007), rather than walking past everything closed.
 - The page's details (organisation, needs, schedules, costs, nearest venue) come back with it,
   as arrays and JSON, rather than from seven queries and model instances per related row.
 
