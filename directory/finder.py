@@ -25,6 +25,7 @@ feed; tests/directory/test_finder.py checks the two agree.
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection
@@ -32,7 +33,6 @@ from django.utils.dateparse import parse_date, parse_time
 
 from directory.models import (
     LONDON,
-    CostOption,
     Location,
     Organization,
     Schedule,
@@ -329,28 +329,50 @@ def _shown_terms() -> dict:
     }
 
 
-def _schedule(row) -> Schedule:
-    freq, interval, byday, bymonthday, opens, closes, valid_from, valid_to, dtstart = row
-    return Schedule(
-        freq=freq,
-        interval=interval,
-        byday=byday,
-        bymonthday=bymonthday,
-        opens_at=parse_time(opens) if opens else None,
-        closes_at=parse_time(closes) if closes else None,
-        valid_from=parse_date(valid_from) if valid_from else None,
-        valid_to=parse_date(valid_to) if valid_to else None,
-        dtstart=parse_date(dtstart) if dtstart else None,
+class _Rule:
+    """A schedule's rule as a result row gives it, read by ``Schedule``'s own ``runs_on`` and
+    ``sessions`` (one definition) without building a model instance: twenty results bring about
+    forty schedules and cost options, and a model's __init__ works out every field's default."""
+
+    __slots__ = (
+        "freq",
+        "interval",
+        "byday",
+        "bymonthday",
+        "opens_at",
+        "closes_at",
+        "valid_from",
+        "valid_to",
+        "dtstart",
     )
+    runs_on = Schedule.runs_on
+    sessions = Schedule.sessions
+
+    def __init__(self, row):
+        freq, interval, byday, bymonthday, opens, closes, valid_from, valid_to, dtstart = row
+        self.freq, self.interval, self.byday, self.bymonthday = freq, interval, byday, bymonthday
+        self.opens_at = parse_time(opens) if opens else None
+        self.closes_at = parse_time(closes) if closes else None
+        self.valid_from = parse_date(valid_from) if valid_from else None
+        self.valid_to = parse_date(valid_to) if valid_to else None
+        self.dtstart = parse_date(dtstart) if dtstart else None
 
 
-def _cost(row) -> CostOption:
-    option, amount, valid_to = row
-    return CostOption(
-        option=option,
-        amount=None if amount is None else Decimal(str(amount)),
-        valid_to=parse_date(valid_to) if valid_to else None,
-    )
+class _Cost(NamedTuple):
+    """What ``presenters.cost_summary`` reads of a cost option."""
+
+    option: str
+    amount: Decimal | None
+    valid_to: dt.date | None
+
+    @classmethod
+    def from_row(cls, row) -> "_Cost":
+        option, amount, valid_to = row
+        return cls(
+            option,
+            None if amount is None else Decimal(str(amount)),
+            parse_date(valid_to) if valid_to else None,
+        )
 
 
 def _service(row, now: dt.datetime, shown: dict) -> Service:
@@ -386,8 +408,8 @@ def _service(row, now: dt.datetime, shown: dict) -> Service:
     return dress(
         service,
         # psycopg2 decodes json columns itself.
-        schedules=[_schedule(s) for s in schedules or ()],
-        cost_options=[_cost(c) for c in costs or ()],
+        schedules=[_Rule(s) for s in schedules or ()],
+        cost_options=[_Cost.from_row(c) for c in costs or ()],
         terms=terms,
         now=now,
     )
