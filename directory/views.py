@@ -110,7 +110,7 @@ def _markers(result) -> list[dict]:
                 "name": service.name,
                 "lat": round(location.point.y, 6),
                 "lng": round(location.point.x, 6),
-                "url": reverse("directory-service", args=[service.pk]),
+                "url": service.page_url,
                 "distance": miles_km(service.distance) if service.distance is not None else "",
             }
         )
@@ -132,6 +132,8 @@ def _search_context(request, names, fixed=None, anchors=None) -> tuple[dict, int
     if result is not None:
         for service in result.results:
             service.in_shortlist = str(service.pk) in context["shortlist"]
+            # Reversed once here for the list and the map's markers.
+            service.page_url = reverse("directory-service", args=[service.pk])
         context["first_number"] = (result.page - 1) * result.page_size + 1
         context["last_number"] = context["first_number"] + len(result.results) - 1
         markers = _markers(result)
