@@ -168,7 +168,7 @@ def page_statement(query: dict) -> tuple[str, list]:
         walk = f"""SELECT {columns} FROM {venue_from}
             WHERE {{gate}} {in_box} AND {matches}
             ORDER BY l.point_bng <-> {ref}
-            LIMIT {walked:d}"""
+            FETCH FIRST {walked:d} ROWS WITH TIES"""
         count = f"""SELECT sal.service_id AS sid FROM {venue_from}
                           WHERE {{gate}} {in_box} AND (l.point_bng <-> {ref}) <= {radius:d}
                             AND {where} AND {_AREA_ALLOWS}
@@ -190,23 +190,16 @@ def page_statement(query: dict) -> tuple[str, list]:
         covering AS MATERIALIZED ({covering_sql}),
         walk AS (
             -- Ordered by distance alone, so that the index gives the order and the walk stops
-            -- at the page: with more sort keys the planner sorts every candidate first.
+            -- at the page: with more sort keys the planner sorts every candidate first. WITH
+            -- TIES takes the venues as far as the page's last one too (the same building,
+            -- say), which a plain LIMIT would cut arbitrarily: with them, ordering by name and
+            -- id below keeps paging stable.
             {walk}
         ),
-        cutoff AS (SELECT max(distance) AS d, count(*) AS n FROM walk),
-        ties AS (
-            -- Venues as far as the walk's last one (the same building, say), which the walk
-            -- may have cut arbitrarily: with them, ordering by name and id below is stable.
-            SELECT {columns} FROM {venue_from}, cutoff
-            WHERE cutoff.n = {walked:d}
-              AND l.point_bng && ST_Expand({ref}, cutoff.d)
-              AND (l.point_bng <-> {ref}) = cutoff.d AND {matches}
-        ),
+        cutoff AS (SELECT count(*) AS n FROM walk),
         near AS (
             -- The walk covers a square; the corners beyond the radius come last, and go.
             SELECT * FROM walk WHERE distance <= {radius:d}
-            UNION
-            SELECT * FROM ties WHERE distance <= {radius:d}
         ),
         by_area AS MATERIALIZED (
             SELECT directory_service.id, directory_service.name,
@@ -236,11 +229,11 @@ def page_statement(query: dict) -> tuple[str, list]:
                          FROM ({count}) c) END
                    + (SELECT count(*) FROM by_area) AS n
         ),"""
-        # In the order the SQL reads them: the areas; then rank and filters for walk, ties,
-        # by_area; the filters once more for the count.
+        # In the order the SQL reads them: the areas; then rank and filters for the walk (one
+        # copy per branch) and by_area; the filters once more per count branch.
         params = (
             list(covering_params)
-            + (rank_params + where_params) * (copies + 2)
+            + (rank_params + where_params) * (copies + 1)
             + where_params * copies
         )
         order = f"grp, distance NULLS LAST, {ordered_by_rank}name, id"
