@@ -285,9 +285,7 @@ def page_statement(query: dict) -> tuple[str, list]:
     SELECT s.id, s.name, s.description, s.email, s.url, s.kind, s.access, s.fees,
            s.organization_id, o.name, page.distance, page.match,
            ARRAY(SELECT a.taxonomy_term_id FROM directory_attribute a WHERE a.service_id = s.id),
-           (SELECT json_agg(json_build_array(sc.freq, sc.interval, sc.byday, sc.bymonthday,
-                                             sc.opens_at, sc.closes_at, sc.valid_from,
-                                             sc.valid_to, sc.dtstart))
+           (SELECT json_agg(json_build_array({", ".join(f"sc.{f}" for f in _Rule.__slots__)}))
             FROM (SELECT * FROM directory_schedule WHERE service_id = s.id
                   UNION ALL
                   SELECT sc.* FROM directory_schedule sc
@@ -342,13 +340,14 @@ class _Rule:
     sessions = Schedule.sessions
 
     def __init__(self, row):
-        freq, interval, byday, bymonthday, opens, closes, valid_from, valid_to, dtstart = row
-        self.freq, self.interval, self.byday, self.bymonthday = freq, interval, byday, bymonthday
-        self.opens_at = parse_time(opens) if opens else None
-        self.closes_at = parse_time(closes) if closes else None
-        self.valid_from = parse_date(valid_from) if valid_from else None
-        self.valid_to = parse_date(valid_to) if valid_to else None
-        self.dtstart = parse_date(dtstart) if dtstart else None
+        # The statement sends the fields in __slots__' order (JSON: times and dates as text).
+        values = dict(zip(self.__slots__, row, strict=True))
+        self.freq, self.interval = values["freq"], values["interval"]
+        self.byday, self.bymonthday = values["byday"], values["bymonthday"]
+        for name in ("opens_at", "closes_at"):
+            setattr(self, name, parse_time(values[name]) if values[name] else None)
+        for name in ("valid_from", "valid_to", "dtstart"):
+            setattr(self, name, parse_date(values[name]) if values[name] else None)
 
 
 class _Cost(NamedTuple):
