@@ -105,10 +105,29 @@ _FROM = """
 # A venue is the service's nearest (ties broken by id): the service is listed once, there.
 _NEAREST_VENUE = """
     NOT EXISTS (
-        SELECT 1 FROM directory_serviceatlocation sal2
-        JOIN directory_location l2 ON l2.id = sal2.location_id
-        WHERE sal2.service_id = sal.service_id AND l2.point_bng IS NOT NULL
-          AND ((l2.point_bng <-> {ref}), l2.id) < ((l.point_bng <-> {ref}), l.id))"""
+        SELECT 1 FROM directory_searchvenue v2
+        WHERE v2.service_id = v.service_id
+          AND ((v2.point_bng <-> {ref}), v2.location_id) < ((v.point_bng <-> {ref}), v.location_id))"""
+
+
+def _first_checks(query: dict) -> str:
+    """What the walk checks on the venue's search row before joining its service: supersets
+    of the rules (the copy is kept by triggers; the rules still decide after). Literal SQL:
+    the values are UUIDs from the vocabularies and an hour."""
+
+    def uuids(terms) -> str:
+        return "ARRAY[" + ", ".join(f"'{t.id}'" for t in terms) + "]::uuid[]"
+
+    checks = ["v.active"]
+    if query["needs"]:
+        checks.append(f"v.term_ids && {uuids(query['needs'])}")
+    if query["offers"]:
+        checks.append(f"v.term_ids @> {uuids(query['offers'])}")
+    if query["when"] is not None:
+        hour = Schedule.hour_of_week(query["when"].astimezone(LONDON))
+        checks.append(f"v.week_hours @> ARRAY[{hour:d}]")
+    return " AND ".join(checks)
+
 
 # Matched by a venue within the radius unless the service draws its own area elsewhere.
 _AREA_ALLOWS = """
@@ -157,20 +176,23 @@ def page_statement(query: dict) -> tuple[str, list]:
             .query.sql_with_params()
         )
         in_box = f"l.point_bng && ST_Expand({ref}, {radius:d})"
+        # The walk reads the search's own copy of each venue (migration 0008): the checks that
+        # rule most venues out are on the row walked, and only those that pass join the
+        # service, where the rules (``where``) decide.
         venue_from = f"""
-            directory_location l
-            JOIN directory_serviceatlocation sal ON sal.location_id = l.id
-            JOIN {_FROM} ON directory_service.id = sal.service_id"""
+            directory_searchvenue v
+            JOIN {_FROM} ON directory_service.id = v.service_id"""
+        first = f"v.point_bng && ST_Expand({ref}, {radius:d}) AND {_first_checks(query)}"
         matches = f"{where} AND {_AREA_ALLOWS} AND {_NEAREST_VENUE.format(ref=ref)}"
         columns = f"""directory_service.id, directory_service.name,
-                   (l.point_bng <-> {ref}) AS distance, {rank} AS rank"""
+                   (v.point_bng <-> {ref}) AS distance, {rank} AS rank"""
         walked = offset + size
         walk = f"""SELECT {columns} FROM {venue_from}
-            WHERE {{gate}} {in_box} AND {matches}
-            ORDER BY l.point_bng <-> {ref}
+            WHERE {{gate}} {first} AND {matches}
+            ORDER BY v.point_bng <-> {ref}
             FETCH FIRST {walked:d} ROWS WITH TIES"""
-        count = f"""SELECT sal.service_id AS sid FROM {venue_from}
-                          WHERE {{gate}} {in_box} AND (l.point_bng <-> {ref}) <= {radius:d}
+        count = f"""SELECT v.service_id AS sid FROM {venue_from}
+                          WHERE {{gate}} {first} AND (v.point_bng <-> {ref}) <= {radius:d}
                             AND {where} AND {_AREA_ALLOWS}
                           LIMIT {count_limit:d}"""
         copies = 1

@@ -65,3 +65,48 @@ class WeekHoursTests:
 
         assert open_names(MONDAY_11) == {"Group 0", "Group 2"}
         assert open_names(TUESDAY_11) == {"Group 1"}
+
+
+class SearchVenueTests:
+    """The search's copy of each venue (migration 0008) follows the tables it copies."""
+
+    def near(self, **params) -> dict:
+        from directory.search import search_services
+
+        found = search_services({"postcode": "SK14 1AA", "radius": "2000", **params}).results
+        return {s.name: s.distance for s in found}
+
+    def test_a_service_taken_out_or_put_back_is_followed(self, places):
+        service = make_service("Pantry", at="SK14 1PW")
+        service.status = Service.Status.INACTIVE
+        service.save()
+        assert self.near() == {}
+
+        service.status = Service.Status.ACTIVE
+        service.save()
+        assert set(self.near()) == {"Pantry"}
+
+    def test_a_venue_moved_is_found_where_it_is_now(self, places):
+        from django.contrib.gis.geos import Point
+
+        from directory.models import Location
+        from tests.directory.conftest import PLACES
+
+        make_service("Pantry", at="SK14 1PW")
+        assert 600 < self.near()["Pantry"] < 700
+
+        lat, lng = PLACES["SK13 8AA"]  # Glossop, 8.6 km away
+        Location.objects.update(point=Point(lng, lat, srid=4326))
+        assert self.near() == {}
+
+    def test_a_need_dropped_or_a_venue_unlinked_is_followed(self, places):
+        from directory.models import Attribute
+
+        service = make_service("Pantry", at="SK14 1PW", needs=["food"])
+        assert set(self.near(need="food")) == {"Pantry"}
+
+        Attribute.objects.filter(service=service).delete()
+        assert self.near(need="food") == {}
+
+        ServiceAtLocation.objects.filter(service=service).delete()
+        assert self.near() == {}
