@@ -385,3 +385,21 @@ def test_results_page_weight(browser, live_server, directory, full):
     print("\nResults page weight (20 results):\n  " + "\n  ".join(lines))
     print(f"  total {raw / 1024:.1f} KB raw, {compressed / 1024:.1f} KB as sent")
     assert compressed < 150 * 1024
+
+
+def test_nothing_scrolls_sideways_on_a_320px_phone(browser, live_server, directory):
+    """The narrowest phones in use: results, the search form showing its errors (the filters
+    open, with their widest drop-down), get online and health trainers all fit."""
+    context = browser.new_context(viewport={"width": 320, "height": 640}, base_url=live_server.url)
+    context.route(EXTERNAL, lambda route: route.abort())
+    page = context.new_page()
+    for path in [
+        "/search/?postcode=SK14+1AA",
+        "/search/?postcode=SK14+1AA&need=nonsense&radius=99999999",
+        "/get-online/?postcode=SK14+1AA",
+        "/health-trainers/?postcode=SK14+1AA",
+    ]:
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 320, f"{path} is {width} px wide on a 320 px screen"
+    context.close()
