@@ -13,8 +13,10 @@ decides the order in which the database looks at them and what it returns:
   within the radius) come after, nearest venue first.
 - Without a place, services are walked by name (or ranked by the search words).
 - The total is counted the same way but stops at ``COUNT_LIMIT`` ("more than 100").
-- ``open=now`` when few services are open (at night) starts from those, found through the
-  services' hours index (migration 0007), rather than walking past everything closed.
+- ``open=now`` with no place, when few services are open (at night), starts from those,
+  found through the services' hours index (migration 0007), rather than walking past
+  everything closed. Near a place the walk's own rows carry the hours, so it needs no such
+  branch.
 - The page's details (organisation, needs, schedules, costs, nearest venue) come back with it,
   as arrays and JSON, rather than from seven queries and model instances per related row.
 
@@ -175,7 +177,6 @@ def page_statement(query: dict) -> tuple[str, list]:
             .values("service_id")
             .query.sql_with_params()
         )
-        in_box = f"l.point_bng && ST_Expand({ref}, {radius:d})"
         # The walk reads the search's own copy of each venue (migration 0008): the checks that
         # rule most venues out are on the row walked, and only those that pass join the
         # service, where the rules (``where``) decide.
@@ -187,27 +188,6 @@ def page_statement(query: dict) -> tuple[str, list]:
         columns = f"""directory_service.id, directory_service.name,
                    (v.point_bng <-> {ref}) AS distance, {rank} AS rank"""
         walked = offset + size
-        walk = f"""SELECT {columns} FROM {venue_from}
-            WHERE {{gate}} {first} AND {matches}
-            ORDER BY v.point_bng <-> {ref}
-            FETCH FIRST {walked:d} ROWS WITH TIES"""
-        count = f"""SELECT v.service_id AS sid FROM {venue_from}
-                          WHERE {{gate}} {first} AND (v.point_bng <-> {ref}) <= {radius:d}
-                            AND {where} AND {_AREA_ALLOWS}
-                          LIMIT {count_limit:d}"""
-        copies = 1
-        if query["when"] is not None:
-            # Open now: at night so few services are open that walking the venues nearby
-            # finds next to nothing and reads them all; then start from the open ones.
-            few, fenced = _open_services(query["when"])
-            walk, count = (
-                f"({text.format(gate=f'{few} AND {fenced} AND')})"
-                f" UNION ALL ({text.format(gate=f'NOT {few} AND')})"
-                for text in (walk, count)
-            )
-            copies = 2
-        else:
-            walk, count = (text.format(gate="") for text in (walk, count))
         hits = f"""
         covering AS MATERIALIZED ({covering_sql}),
         walk AS (
@@ -216,7 +196,10 @@ def page_statement(query: dict) -> tuple[str, list]:
             -- TIES takes the venues as far as the page's last one too (the same building,
             -- say), which a plain LIMIT would cut arbitrarily: with them, ordering by name and
             -- id below keeps paging stable.
-            {walk}
+            SELECT {columns} FROM {venue_from}
+            WHERE {first} AND {matches}
+            ORDER BY v.point_bng <-> {ref}
+            FETCH FIRST {walked:d} ROWS WITH TIES
         ),
         cutoff AS (SELECT count(*) AS n FROM walk),
         near AS (
@@ -225,17 +208,16 @@ def page_statement(query: dict) -> tuple[str, list]:
         ),
         by_area AS MATERIALIZED (
             SELECT directory_service.id, directory_service.name,
-                   (SELECT min(l.point_bng <-> {ref}) FROM directory_serviceatlocation sal
-                    JOIN directory_location l ON l.id = sal.location_id
-                    WHERE sal.service_id = directory_service.id) AS distance,
+                   (SELECT min(v.point_bng <-> {ref}) FROM directory_searchvenue v
+                    WHERE v.service_id = directory_service.id) AS distance,
                    {rank} AS rank
             FROM {_FROM}
             WHERE directory_service.id IN (SELECT service_id FROM covering) AND {where}
               AND NOT EXISTS (
-                  SELECT 1 FROM directory_serviceatlocation sal
-                  JOIN directory_location l ON l.id = sal.location_id
-                  WHERE sal.service_id = directory_service.id AND {in_box}
-                    AND (l.point_bng <-> {ref}) <= {radius:d})
+                  SELECT 1 FROM directory_searchvenue v
+                  WHERE v.service_id = directory_service.id
+                    AND v.point_bng && ST_Expand({ref}, {radius:d})
+                    AND (v.point_bng <-> {ref}) <= {radius:d})
         ),
         hits AS (
             SELECT *, 'within_radius' AS match, 0 AS grp FROM near
@@ -248,16 +230,15 @@ def page_statement(query: dict) -> tuple[str, list]:
             SELECT CASE WHEN (SELECT n FROM cutoff) < {walked:d} THEN (SELECT count(*) FROM near)
                    ELSE (SELECT CASE WHEN count(*) < {count_limit:d} THEN count(DISTINCT sid)
                                      ELSE {count_limit:d} END
-                         FROM ({count}) c) END
+                         FROM (SELECT v.service_id AS sid FROM {venue_from}
+                               WHERE {first} AND (v.point_bng <-> {ref}) <= {radius:d}
+                                 AND {where} AND {_AREA_ALLOWS}
+                               LIMIT {count_limit:d}) c) END
                    + (SELECT count(*) FROM by_area) AS n
         ),"""
-        # In the order the SQL reads them: the areas; then rank and filters for the walk (one
-        # copy per branch) and by_area; the filters once more per count branch.
-        params = (
-            list(covering_params)
-            + (rank_params + where_params) * (copies + 1)
-            + where_params * copies
-        )
+        # In the order the SQL reads them: the areas; rank and filters for the walk and for
+        # by_area; the filters once more for the count.
+        params = list(covering_params) + (rank_params + where_params) * 2 + where_params
         order = f"grp, distance NULLS LAST, {ordered_by_rank}name, id"
         venue_order = f"l.point_bng IS NULL, l.point_bng <-> {ref}, l.name, l.id"
     else:
