@@ -126,6 +126,11 @@ class TaxonomyTerm(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def label(self) -> str:
+        """What residents read: the plain-language label where there is one, else the name."""
+        return self.plain_label or self.name
+
 
 class Location(Audited):
     class Type(models.TextChoices):
@@ -176,6 +181,12 @@ class Location(Audited):
             raise ValidationError(
                 {"postal_code": "Give the postcode (or put a pin on the map) for a physical place."}
             )
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The address as shown, line by line (the parts that are filled in)."""
+        parts = [self.address_1, self.address_2, self.city, self.postal_code]
+        return [p for p in parts if p]
 
     @property
     def latitude(self) -> float | None:

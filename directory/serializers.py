@@ -19,6 +19,31 @@ def short(text: str, length: int = SHORT_DESCRIPTION_LENGTH) -> str:
     return text[: length - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
 
+def _address(location) -> str:
+    return ", ".join(location.address_lines)
+
+
+def _term(term: TaxonomyTerm) -> dict:
+    return {
+        "slug": term.code,
+        "name": term.name,
+        "label": term.label,
+        "description": term.description,
+    }
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def moment(value) -> str | None:
+    """A date-time as DRF writes it (in settings.TIME_ZONE, ISO 8601), so both shapes agree."""
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def _distance(service) -> int | None:
+    return None if service.distance is None else round(service.distance)
+
+
 class TermSerializer(serializers.Serializer):
     """A need or an offer: its slug (what ``need=``/``offer=`` take) and plain-language label."""
 
@@ -28,7 +53,7 @@ class TermSerializer(serializers.Serializer):
     description = serializers.CharField()
 
     def get_label(self, term: TaxonomyTerm) -> str:
-        return term.plain_label or term.name
+        return term.label
 
 
 class KindSerializer(serializers.Serializer):
@@ -46,8 +71,7 @@ class NearestLocationSerializer(serializers.Serializer):
     longitude = serializers.FloatField(allow_null=True)
 
     def get_address(self, location) -> str:
-        parts = [location.address_1, location.address_2, location.city, location.postal_code]
-        return ", ".join(p for p in parts if p)
+        return _address(location)
 
 
 class ResultSerializer(serializers.Serializer):
@@ -76,33 +100,7 @@ class ResultSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_distance_m(self, service) -> int | None:
-        return None if service.distance is None else round(service.distance)
-
-
-def _address(location) -> str:
-    parts = [location.address_1, location.address_2, location.city, location.postal_code]
-    return ", ".join(p for p in parts if p)
-
-
-def _term(term: TaxonomyTerm) -> dict:
-    return {
-        "slug": term.code,
-        "name": term.name,
-        "label": term.plain_label or term.name,
-        "description": term.description,
-    }
-
-
-_DATETIME = serializers.DateTimeField()
-
-
-def moment(value) -> str | None:
-    """A date-time as DRF writes it (in settings.TIME_ZONE, ISO 8601), so both shapes agree."""
-    return None if value is None else _DATETIME.to_representation(value)
-
-
-def _distance(service) -> int | None:
-    return None if service.distance is None else round(service.distance)
+        return _distance(service)
 
 
 def result_dict(service) -> dict:
@@ -210,10 +208,10 @@ class ResultFeatureSerializer(GeoFeatureModelSerializer):
 
     def get_address(self, service) -> str:
         location = service.nearest_location
-        return NearestLocationSerializer().get_address(location) if location else ""
+        return _address(location) if location else ""
 
     def get_distance_m(self, service) -> int | None:
-        return None if service.distance is None else round(service.distance)
+        return _distance(service)
 
 
 class ResultFeatureSchema(OpenApiSerializerExtension):

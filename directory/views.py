@@ -181,9 +181,7 @@ def search(request: HttpRequest) -> HttpResponse:
         {
             "needs": needs,
             "chosen_needs": chosen_needs,
-            "chosen_need_labels": [
-                n.plain_label or n.name for n in needs if n.code in chosen_needs
-            ],
+            "chosen_need_labels": [n.label for n in needs if n.code in chosen_needs],
             "kinds": Service.Kind.choices,
             "kind": request.GET.get("kind", ""),
             "free": request.GET.get("free", "") in {"true", "1", "on", "yes"},

@@ -131,10 +131,7 @@ def tel_href(number: str) -> str:
 
 @register.filter
 def address_lines(location) -> list[str]:
-    if location is None:
-        return []
-    parts = [location.address_1, location.address_2, location.city, location.postal_code]
-    return [p for p in parts if p]
+    return location.address_lines if location is not None else []
 
 
 @register.filter
