@@ -195,3 +195,40 @@ def _point(postcode):
 
     lat, lng = PLACES[postcode]
     return Point(lng, lat, srid=4326)
+
+
+class CompiledFiltersTests:
+    """The rules' compiled SQL is remembered per combination of filters: a combination that
+    differs in any filter must not get another's SQL."""
+
+    VARIANTS = [
+        {},
+        {"need": "food"},
+        {"need": "housing"},
+        {"offer": "free-wifi"},
+        {"kind": "online_centre"},
+        {"access": "drop_in"},
+        {"free": "true"},
+        {"age": "30"},
+        {"age": "70"},
+        {"language": "ur"},
+        {"q": "walk"},
+        {"q": "choir"},
+        {"open": "now"},
+        {"day": "TU", "time": "11:00"},
+        {"day": "TU", "time": "12:00"},
+    ]
+
+    def test_each_combination_gets_its_own_sql(self, places):
+        from directory.vocabularies import DIGITAL_OFFERS
+
+        assert "free-wifi" in {code for code, *_ in DIGITAL_OFFERS}
+        seen = {}
+        for variant in self.VARIANTS:
+            query = parse_search({"postcode": "SK14 1AA", **variant})
+            remembered = finder._compiled_filters(query)
+            fresh = finder._compiled(finder.filtered_services(query))
+            assert remembered == fresh, variant
+            key = (remembered[0], tuple(map(str, remembered[1])), remembered[2])
+            assert key not in seen, (variant, seen.get(key))
+            seen[key] = variant
