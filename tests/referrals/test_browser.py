@@ -49,7 +49,8 @@ class ClinicianJourneyTests:
         sign_in(page, "clinician")
         page.goto("/referrals/new/")
         scan(page, "new referral")
-        page.get_by_role("button", name="Send referral").click()
+        with page.expect_navigation():  # the scan must see the answer, not the page leaving
+            page.get_by_role("button", name="Send referral").click()
         scan(page, "new referral with errors")
         assert page.get_by_role("heading", name="There is a problem").is_visible()
         page.get_by_role("link", name="Choose at least one need.").click()
@@ -78,11 +79,13 @@ class TrainerJourneyTests:
         sign_in(page, "trainer")
         assert page.url.endswith("/referrals/queue/")
         scan(page, "team queue")
-        page.get_by_role("link", name=world.referral.patient.name).click()
+        with page.expect_navigation():
+            page.get_by_role("link", name=world.referral.patient.name).click()
         scan(page, "referral page (trainer)")
         page.get_by_role("button", name="Accept", exact=True).click()
         expect(page.get_by_text("Referral accepted. The referrer has been told.")).to_be_visible()
-        page.get_by_role("link", name="Log a contact").click()
+        with page.expect_navigation():
+            page.get_by_role("link", name="Log a contact").click()
         scan(page, "follow-up form")
         page.get_by_label("Face to face").check()
         page.get_by_role("group", name="Did you reach the person?").get_by_label("Yes").check()
@@ -92,7 +95,8 @@ class TrainerJourneyTests:
         assert FollowUp.objects.filter(referral=world.referral, reached=True).exists()
         page.get_by_role("button", name="Mark as contacted").click()
         expect(page.get_by_text("Marked as contacted.")).to_be_visible()
-        page.get_by_role("link", name="Record measures").first.click()
+        with page.expect_navigation():
+            page.get_by_role("link", name="Record measures").first.click()
         scan(page, "measures")
         page.get_by_label("SWEMWBS total (7-35)").fill("21")
         page.get_by_role("button", name="Save SWEMWBS").click()
