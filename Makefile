@@ -6,7 +6,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench fuzz stop clean setup db prepare demo screenshots lint
+.PHONY: run test bench fuzz stop clean setup db prepare demo screenshots lint backup restore
 
 setup:
 	@bin/setup
@@ -47,6 +47,16 @@ bench: prepare
 	$(MANAGE) bench_postcodes || status=1; \
 	$(MANAGE) bench_directory $(BENCH_ARGS) || status=1; \
 	exit $$status
+
+# A consistent dump of the whole database (pg_dump custom format, one snapshot) with a manifest
+# (row counts, latest referral events and access-log entries, sha256) into var/backups/.
+backup: prepare
+	@$(MANAGE) backup $(if $(OUTPUT),--output $(OUTPUT))
+
+# Restores FILE into a new database (never over one) and verifies it against its manifest.
+restore: prepare
+	@if [ -z "$(FILE)" ]; then echo "Give the dump to restore: make restore FILE=var/backups/<name>.dump" >&2; exit 2; fi
+	@$(MANAGE) restore "$(FILE)" $(if $(DATABASE),--database $(DATABASE))
 
 # Schemathesis against the app served as in production (gunicorn on 127.0.0.1, DEBUG off) on a
 # throwaway test database, until FUZZ_CALLS calls; prints calls, 5xx and schema mismatches.
