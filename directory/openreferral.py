@@ -280,7 +280,8 @@ def service_dict(service: Service, *, full: bool = True) -> dict:
             "minimum_age": service.minimum_age,
             "maximum_age": service.maximum_age,
             "assured_date": _date(service.assured_date),
-            "assurer_email": service.assurer_email,
+            # assurer_email is never published: it names the member of staff who checked the
+            # listing (personal data). Editors see it in the admin.
             "alert": service.alert,
             "last_modified": service.last_modified.isoformat() if service.last_modified else None,
         }

@@ -130,43 +130,70 @@ class ImportOpenReferralTests:
             Schedule.objects.count(),
         ) == (1, 1, 1)
 
-    def test_it_rejects_bad_records_and_keeps_the_good_ones(self, places, tmp_path):
+    def test_it_rejects_records_that_cannot_be_a_service_and_keeps_the_good_ones(
+        self, places, tmp_path
+    ):
         records = [
             record("Good One"),
             {"name": "No id"},
             record("Bad status", status="open"),
-            record("Bad email", email="not-an-email"),
-            record("Bad org", organization=None, organization_id=str(uuid.uuid4())),
-            record("Impossible date", assured_date="2025-13-45"),
-            record("Huge age", minimum_age=1e308 * 10),
+            record("", description="No name"),
+            "not an object",
             record("Good Two"),
         ]
 
         out, err = run(write(tmp_path, "mixed.json", json.dumps(records)))
 
         assert sorted(Service.objects.values_list("name", flat=True)) == ["Good One", "Good Two"]
-        assert "2 created, 0 updated, 6 rejected." in out
-        assert "record 2: rejected 'No id': id None is not a UUID" in err
+        assert "2 created, 0 updated, 4 rejected." in out
+        assert "record 2: rejected 'No id': id is missing" in err
         assert "record 3: rejected 'Bad status'" in err and "status 'open'" in err
-        assert "record 4: rejected 'Bad email'" in err and "email" in err
-        assert "record 5: rejected 'Bad org'" in err and "is not in the directory" in err
-        assert "record 6: rejected 'Impossible date'" in err
-        assert "assured_date '2025-13-45' is not a date" in err
-        assert "record 7: rejected 'Huge age'" in err and "minimum_age inf is not a number" in err
+        assert "record 4: rejected" in err and "name is missing" in err
+        assert "record 5: rejected: a service must be a JSON object" in err
 
-    def test_it_never_leaves_a_half_written_service(self, places, tmp_path):
-        # The service and its location are valid; its second schedule is not.
-        broken = record(
-            "Half",
-            schedules=[
-                {"id": str(uuid.uuid4()), "freq": "WEEKLY", "byday": "MO", "opens_at": "10:00"},
-                {"id": str(uuid.uuid4()), "freq": "YEARLY", "byday": "MO"},
-            ],
-        )
+    def test_it_leaves_out_the_parts_it_cannot_read_and_says_so(self, places, tmp_path):
+        org_id = str(uuid.uuid4())
+        records = [
+            record("Bad email", email="not-an-email"),
+            record("Unknown org", organization=None, organization_id=org_id),
+            record("Impossible date", assured_date="2025-13-45"),
+            record("Huge age", minimum_age=1e308 * 10),
+            record(
+                "Yearly",
+                schedules=[
+                    {"id": str(uuid.uuid4()), "freq": "WEEKLY", "byday": "MO", "opens_at": "10:00"},
+                    {"id": str(uuid.uuid4()), "freq": "YEARLY", "byday": "MO"},
+                ],
+            ),
+        ]
 
-        out, err = run(write(tmp_path, "half.json", json.dumps(broken)))
+        out, err = run(write(tmp_path, "mixed.json", json.dumps(records)))
 
-        assert "freq 'YEARLY'" in err
+        assert "5 created, 0 updated, 0 rejected. 5 with warnings" in out
+        assert err == ""
+        assert "email 'not-an-email' is not an email address: left out" in out
+        assert Service.objects.get(name="Bad email").email == ""
+        assert f"organization {org_id} is not in the directory" in out
+        assert Service.objects.get(name="Unknown org").organization_id == uuid.UUID(org_id)
+        assert "assured_date '2025-13-45' is not a date (YYYY-MM-DD): left out" in out
+        assert Service.objects.get(name="Impossible date").assured_date is None
+        assert "minimum_age inf is not a number: left out" in out
+        assert Service.objects.get(name="Huge age").minimum_age is None
+        assert "schedules[1] left out: freq 'YEARLY' must be WEEKLY or MONTHLY" in out
+        assert Service.objects.get(name="Yearly").schedules.get().byday == "MO"
+
+    def test_it_never_leaves_a_half_written_service(self, places, tmp_path, monkeypatch):
+        # The service and its location are written before its phones; a phone that trips
+        # over something unforeseen rolls the whole record back.
+        def broken_phone(*args, **kwargs):
+            raise TypeError("unforeseen")
+
+        monkeypatch.setattr(importers, "_phone", broken_phone)
+        half = record("Half", phones=[{"id": str(uuid.uuid4()), "number": "0161 000 0000"}])
+
+        out, err = run(write(tmp_path, "half.json", json.dumps(half)))
+
+        assert "record 1: rejected 'Half'" in err and "unforeseen" in err
         assert Service.objects.count() == 0
         assert (
             Organization.objects.count(),
@@ -174,14 +201,17 @@ class ImportOpenReferralTests:
             Schedule.objects.count(),
         ) == (0, 0, 0)
 
-    def test_it_rejects_an_unknown_postcode_without_coordinates(self, places, tmp_path):
+    def test_it_leaves_out_a_location_it_cannot_place_and_says_so(self, places, tmp_path):
         bad = record("Nowhere")
         bad["service_at_locations"][0]["location"]["addresses"][0]["postal_code"] = "not a postcode"
 
-        _, err = run(write(tmp_path, "bad.json", json.dumps(bad)))
+        out, err = run(write(tmp_path, "bad.json", json.dumps(bad)))
 
-        assert "postal_code" in err
-        assert Service.objects.count() == 0
+        assert "postal_code 'not a postcode' is not a UK postcode: left out" in out
+        assert "service_at_locations[0] left out: location 'Park gates' cannot be placed" in out
+        assert "will not show in searches near a place" in out
+        service = Service.objects.get()
+        assert service.service_at_locations.count() == 0 and Location.objects.count() == 0
 
     def test_it_reports_lines_of_ndjson_that_are_not_json(self, places, tmp_path):
         out, err = run(write(tmp_path, "x.ndjson", json.dumps(record("A")) + "\n{oops\n"))
