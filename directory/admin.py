@@ -15,6 +15,9 @@ from directory.models import (
     Audited,
     Contact,
     CostOption,
+    DuplicateCandidate,
+    Feed,
+    HarvestedRecord,
     Language,
     ListingReport,
     Location,
@@ -244,3 +247,111 @@ class ListingReportAdmin(NoDeleteMixin, admin.ModelAdmin):
     def mark_resolved(self, request, queryset):
         updated = queryset.update(resolved=True)
         self.message_user(request, f"{updated} report(s) marked as resolved.")
+
+
+@admin.register(Feed)
+class FeedAdmin(NoDeleteMixin, admin.ModelAdmin):
+    """Other directories' Open Referral UK feeds we harvest (``harvest_openreferral --due``
+    from cron harvests each active one on its interval; "Harvest now" runs one at once)."""
+
+    list_display = (
+        "name",
+        "base_url",
+        "active",
+        "republish",
+        "interval_hours",
+        "last_finished_at",
+        "last_outcome",
+        "last_summary",
+    )
+    list_filter = ("active", "republish", "last_outcome")
+    search_fields = ("name", "base_url")
+    readonly_fields = (
+        "services_path",
+        "last_started_at",
+        "last_finished_at",
+        "last_outcome",
+        "last_summary",
+        "created_at",
+    )
+    actions = ["harvest_now"]
+
+    @admin.action(description="Harvest now (waits until the walk is done)", permissions=["change"])
+    def harvest_now(self, request, queryset):
+        from django.contrib import messages
+
+        from directory import harvest
+
+        for feed in queryset:
+            report = harvest.harvest(feed)
+            level = messages.ERROR if report.error else messages.SUCCESS
+            if not report.error and not report.complete:
+                level = messages.WARNING
+            self.message_user(request, f"{feed.name}: {report.summary}", level)
+
+
+@admin.register(HarvestedRecord)
+class HarvestedRecordAdmin(NoDeleteMixin, admin.ModelAdmin):
+    """Provenance of each harvested service; written by harvests only."""
+
+    list_display = (
+        "service",
+        "feed",
+        "remote_id",
+        "first_seen",
+        "last_seen",
+        "last_changed",
+        "withdrawn_at",
+    )
+    list_filter = ("feed", ("withdrawn_at", admin.EmptyFieldListFilter))
+    search_fields = ("remote_id", "service__name")
+    list_select_related = ("service", "feed")
+    readonly_fields = [f.name for f in HarvestedRecord._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(DuplicateCandidate)
+class DuplicateCandidateAdmin(NoDeleteMixin, admin.ModelAdmin):
+    """Possible duplicates found by harvests, for an editor to decide: never merged unasked."""
+
+    list_display = ("left", "right", "similarity", "reason", "status", "decided_by", "decided_at")
+    list_filter = ("status",)
+    search_fields = ("left__name", "right__name", "reason")
+    list_select_related = ("left", "right", "decided_by")
+    readonly_fields = [f.name for f in DuplicateCandidate._meta.fields]
+    actions = ["merge", "keep_apart"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # harvests offer them
+
+    def _decide(self, request, queryset, decide, done: str):
+        from django.contrib import messages
+        from django.core.exceptions import ValidationError
+
+        count = 0
+        for candidate in queryset.select_related("left", "right"):
+            try:
+                decide(candidate, by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{candidate}: {exc.messages[0]}", messages.WARNING)
+                continue
+            count += 1
+            if candidate.status == DuplicateCandidate.Status.MERGED:
+                self.log_change(
+                    request, candidate.right, f"Withdrawn: a duplicate of {candidate.left}."
+                )
+        if count:
+            self.message_user(request, f"{count} pair(s) {done}.", messages.SUCCESS)
+
+    @admin.action(description="Merge: keep the left, withdraw the right", permissions=["change"])
+    def merge(self, request, queryset):
+        self._decide(request, queryset, DuplicateCandidate.merge, "merged")
+
+    @admin.action(description="Not duplicates: keep both", permissions=["change"])
+    def keep_apart(self, request, queryset):
+        self._decide(request, queryset, DuplicateCandidate.keep_apart, "kept apart")

@@ -800,3 +800,159 @@ class ListingReport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+# --- Harvesting other directories' Open Referral UK feeds (directory/harvest.py) -------------
+class Feed(models.Model):
+    """Another directory's Open Referral UK 3.0 API that we copy services from, on a schedule.
+
+    Its ``id`` is the namespace its records' ids are mapped into (uuid5), so two feeds that use
+    the same ids, or a feed that reuses one of ours, never overwrite each other's records.
+    """
+
+    class Outcome(models.TextChoices):
+        COMPLETE = "complete", "Complete"
+        INCOMPLETE = "incomplete", "Incomplete (nothing withdrawn)"
+        FAILED = "failed", "Failed (nothing withdrawn)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    base_url = models.URLField(
+        max_length=500,
+        unique=True,
+        help_text="The API's base, e.g. https://example.org/api/v3 (its services are at "
+        "<base>/services).",
+    )
+    licence = models.CharField(max_length=255, blank=True, help_text="e.g. OGL v3.0")
+    licence_url = models.URLField(max_length=500, blank=True)
+    republish = models.BooleanField(
+        default=False,
+        help_text="The licence lets us republish these services in our own open-data feed "
+        "(with their provenance). Unticked, they are shown on our pages but left out of it.",
+    )
+    active = models.BooleanField(default=True, help_text="Harvested by harvest_openreferral --due.")
+    interval_hours = models.PositiveIntegerField(
+        default=24, help_text="Harvest again this many hours after the last harvest started."
+    )
+    # "services" or "services/": which of the two the feed answers on, found on the first walk.
+    services_path = models.CharField(max_length=20, blank=True, editable=False)
+    last_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_outcome = models.CharField(
+        max_length=10, choices=Outcome.choices, blank=True, editable=False
+    )
+    last_summary = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_due(self, now: dt.datetime) -> bool:
+        return self.last_started_at is None or now - self.last_started_at >= dt.timedelta(
+            hours=self.interval_hours
+        )
+
+
+class HarvestedRecord(models.Model):
+    """Provenance of one harvested service: which feed, the feed's own id for it, when it was
+    first and last seen, when it last changed, and when it disappeared from the feed."""
+
+    feed = models.ForeignKey(Feed, on_delete=models.PROTECT, related_name="records")
+    remote_id = models.CharField(max_length=255, help_text="The id the feed gives it, as given.")
+    service = models.OneToOneField(Service, on_delete=models.PROTECT, related_name="harvested")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    last_changed = models.DateTimeField()
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the record as fetched.")
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, help_text="Gone from the feed: the service was made inactive."
+    )
+    # An editor merged this service into another (DuplicateCandidate): the feed's later
+    # changes to it are no longer applied, so the merge is not undone by the next harvest.
+    merged_into = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["feed", "remote_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["feed", "remote_id"], name="unique_feed_remote_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed}: {self.remote_id}"
+
+
+class DuplicateCandidate(models.Model):
+    """Two services that may be the same (same organisation and postcode, similar name), one of
+    them harvested. Offered to an editor, never merged without one, never offered twice."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MERGED = "merged", "Merged (left kept, right withdrawn)"
+        KEPT_APART = "kept_apart", "Not duplicates (both kept)"
+
+    ALLOWED_MOVES = {Status.OPEN: {Status.MERGED, Status.KEPT_APART}}
+
+    left = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    right = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    similarity = models.FloatField(help_text="How alike the names are, 0 to 1.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["status", "-similarity"]
+        constraints = [
+            models.UniqueConstraint(fields=["left", "right"], name="unique_duplicate_pair"),
+            models.CheckConstraint(condition=~Q(left=F("right")), name="duplicate_of_another"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.left} / {self.right}"
+
+    def merge(self, *, by) -> None:
+        """Keep the left service, withdraw the right (made inactive, never deleted); if the
+        right was harvested its feed's later changes are no longer applied."""
+        from django.db import transaction
+
+        with transaction.atomic():
+            locked = DuplicateCandidate.objects.select_for_update().get(pk=self.pk)
+            locked._move(DuplicateCandidate.Status.MERGED, by=by)
+            right = Service.objects.select_for_update().get(pk=locked.right_id)
+            right.status = Service.Status.INACTIVE
+            right.modified_by = by
+            right.save(update_fields=["status", "modified_by", "last_modified"])
+            HarvestedRecord.objects.filter(service=right).update(merged_into=locked.left_id)
+            self.refresh_from_db()
+
+    def keep_apart(self, *, by) -> None:
+        """Not duplicates: both stay as they are, and the pair is not offered again."""
+        from django.db import transaction
+
+        with transaction.atomic():
+            locked = DuplicateCandidate.objects.select_for_update().get(pk=self.pk)
+            locked._move(DuplicateCandidate.Status.KEPT_APART, by=by)
+            self.refresh_from_db()
+
+    def _move(self, status: str, *, by) -> None:
+        from django.utils import timezone
+
+        if status not in self.ALLOWED_MOVES.get(self.status, ()):
+            raise ValidationError(f"This pair was already decided ({self.get_status_display()}).")
+        self.status = status
+        self.decided_by = by
+        self.decided_at = timezone.now()
+        self.save(update_fields=["status", "decided_by", "decided_at"])
