@@ -541,3 +541,31 @@ class PublishingTests:
         assert provenance["licence"] == "CC BY-SA 4.0"
         assert provenance["remote_id"] in {i["id"] for i in variants()[:2]}
         assert provenance["last_seen"] and provenance["withdrawn"] is False
+
+    def test_provenance_for_a_page_of_services_costs_one_query(
+        self, server, places, django_assert_num_queries
+    ):
+        make_service("Our own walk", at="SK14 1AA")
+        run(serve(server, "la", FakeFeed(variants()[:5])))
+        with django_assert_num_queries(1):
+            found = [
+                harvest.provenance(s) for s in Service.objects.select_related("harvested__feed")
+            ]
+        assert sum(p is None for p in found) == 1 and len(found) == 6
+
+
+@pytest.mark.django_db
+class BristolTests:
+    def test_it_harvests_bristols_sparse_list_through_each_services_own_record(self, server):
+        """Bristol's real feed: sparse list items, the rich record only at /services/{id},
+        minimum_age -1, a camelCase serviceId, vendor extensions."""
+        page = peer("bristol_live_v3/bristol-services-page1.json")
+        detail = peer("bristol_live_v3/bristol-service-1625ip.json")
+        url = serve(server, "bristol", FakeFeed(page["contents"], details={detail["id"]: detail}))
+        report = run(url)
+        assert report.created == 3, report.rejections
+        rich = service_for(url, detail["id"])
+        assert rich.name == detail["name"]
+        assert rich.contacts.exists()
+        fetched = {r["path"] for r in server.requests}
+        assert f"/bristol/services/{detail['id']}" in fetched
