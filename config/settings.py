@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "leaflet",
     "axes",
+    "django_tasks_db",
     "geo",
     "directory",
     "referrals",
@@ -371,6 +372,18 @@ if (
         "or another backend that delivers mail."
     )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Flourish <no-reply@flourish.invalid>")
+
+# --- Background work (django.tasks on the database; `manage.py worker` runs it) -------------
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# An email that fails is tried again after 1, 2, 4 ... minutes (at most an hour apart), up to
+# EMAIL_MAX_ATTEMPTS tries (about 3 hours with the defaults); then the team lead and the admin
+# see it as failed, with a retry button.
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 8)
+EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 60)
+# A delivery still pending this long after it was due was lost (its worker died): sent again.
+EMAIL_DELIVERY_LEASE_SECONDS = env_int("EMAIL_DELIVERY_LEASE_SECONDS", 120)
+# How often each worker looks for periodic work that is due (chasing referrals, the outbox).
+WORKER_TICK_SECONDS = env_int("WORKER_TICK_SECONDS", 15)
 
 # --- API ----------------------------------------------------------------------------------
 # The largest API request body accepted (a referral or a follow-up is a few KB).

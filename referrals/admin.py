@@ -5,11 +5,12 @@ Patients and referrals are deliberately not here: every view of a patient's deta
 through the pages or the API, which write the access log.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from knox.models import AuthToken
 
 from referrals.models import (
     AccessLog,
+    OutgoingEmail,
     Practice,
     PracticeMembership,
     SecurityEvent,
@@ -79,6 +80,31 @@ class SecurityEventAdmin(AppendOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["user__username", "ip_address"]
     date_hierarchy = "at"
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(AppendOnlyAdmin):
+    """The outbox: what the worker sent, is retrying, or gave up on (retry those here)."""
+
+    list_display = ["created_at", "to", "subject", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status"]
+    search_fields = ["to"]
+    date_hierarchy = "created_at"
+    actions = ["retry"]
+
+    @admin.action(description="Try the selected failed emails again")
+    def retry(self, request, queryset):
+        failed = queryset.filter(status=OutgoingEmail.Status.FAILED)
+        for email in failed:
+            email.retry()
+        self.message_user(request, f"{len(failed)} email(s) will be sent again.", messages.SUCCESS)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Needed for the action; the form itself stays read-only (every field is).
+        return request.user.is_active and request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
 
 
 # API tokens are never in the admin: the superuser (who by design sees no patient) must not be

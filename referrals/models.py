@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.gis.db.models.functions import Distance
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -844,23 +843,107 @@ class Notification(models.Model):
         return notification
 
     @staticmethod
-    def email_address(address: str, referral, message: str) -> None:
-        # After commit: a move that rolls back must not have sent its email.
-        transaction.on_commit(lambda: _send_email(address, message))
-
-
-def _send_email(address: str, message: str) -> None:
-    # The move is already committed and the in-app notification stands: a mail server that is
-    # down must not turn it into an error page. Log and carry on.
-    try:
-        send_mail(
-            "Flourish: referral update",
-            f"{message}\n\nSign in to Flourish to see the referral.",
-            None,
-            [address],
+    def email_address(address: str, referral, message: str) -> "OutgoingEmail":
+        # Queued in the caller's transaction: a move that rolls back sends nothing, one that
+        # commits always sends (the worker delivers it, retrying a mail server that is down).
+        return OutgoingEmail.queue(
+            to=address,
+            subject="Flourish: referral update",
+            body=f"{message}\n\nSign in to Flourish to see the referral.",
+            referral=referral,
         )
-    except Exception:
-        logger.exception("Could not send a referral email")
+
+
+class OutgoingEmailQuerySet(models.QuerySet):
+    def undelivered(self):
+        """Failed for good, or still being retried after a failure."""
+        return self.filter(
+            Q(status=OutgoingEmail.Status.FAILED)
+            | Q(status=OutgoingEmail.Status.PENDING, attempts__gt=0)
+        )
+
+    def watched_by(self, user):
+        """Whose delivery problems a person may see and retry: the admin all, a team lead those
+        about their teams' referrals; nobody else any."""
+        if user.is_superuser:
+            return self
+        if permissions.is_lead(user):
+            return self.filter(referral__team__in=Team.objects.filter(memberships__user=user))
+        return self.none()
+
+
+class OutgoingEmail(models.Model):
+    """The outbox: one email, written in the same transaction as the change that causes it, and
+    delivered by the background worker (referrals.tasks.deliver_email) exactly once: the row is
+    locked while it is sent and marked sent in that transaction, and its Message-ID is fixed, so
+    a delivery repeated after a crash is one message to the recipient's mail program."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed: needs a retry"
+
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    referral = models.ForeignKey(
+        Referral, null=True, blank=True, on_delete=models.PROTECT, related_name="emails"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutgoingEmailQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.to} ({self.get_status_display()})"
+
+    @property
+    def message_id(self) -> str:
+        return f"<outbox-{self.pk}@flourish.invalid>"
+
+    @classmethod
+    def queue(cls, *, to: str, subject: str, body: str, referral=None) -> "OutgoingEmail":
+        from referrals.tasks import deliver_email
+
+        email = cls.objects.create(to=to, subject=subject, body=body, referral=referral)
+        deliver_email.enqueue(email.pk)
+        return email
+
+    def retry(self) -> None:
+        """A person asked to try a failed email again (admin or team lead)."""
+        from referrals.tasks import deliver_email
+
+        with transaction.atomic():
+            locked = OutgoingEmail.objects.select_for_update().get(pk=self.pk)
+            if locked.status != self.Status.FAILED:
+                return
+            locked.status = self.Status.PENDING
+            locked.attempts = 0
+            locked.next_attempt_at = timezone.now()
+            locked.save(update_fields=["status", "attempts", "next_attempt_at"])
+            deliver_email.enqueue(locked.pk)
+        self.refresh_from_db()
+
+
+class PeriodicRun(models.Model):
+    """When each periodic job (referrals.tasks.PERIODIC) is next due. Workers take a due row
+    with SELECT ... FOR UPDATE SKIP LOCKED and move it on, so however many workers run, each
+    due run is enqueued once."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} next at {self.next_run_at:%Y-%m-%d %H:%M}"
 
 
 class AccessLog(models.Model):

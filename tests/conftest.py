@@ -104,3 +104,32 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def run_tasks(limit: int = 100) -> int:
+    """Run the background tasks that are due, as `manage.py worker` would (claimed under a row
+    lock, one at a time), inside the test's transaction; returns how many ran."""
+    from django.db import transaction
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    ran = 0
+    while ran < limit:
+        with transaction.atomic():
+            result = DBTaskResult.objects.ready().get_locked()
+            if result is None:
+                break
+            result.claim(worker.worker_id)
+        worker.run_task(result)
+        ran += 1
+    return ran

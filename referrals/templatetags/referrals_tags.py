@@ -1,7 +1,7 @@
 from django import template
 
 from referrals import permissions
-from referrals.models import Notification
+from referrals.models import Notification, OutgoingEmail
 
 register = template.Library()
 
@@ -26,6 +26,14 @@ def unread_notifications(user) -> int:
     if not user.is_authenticated:
         return 0
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+@register.simple_tag
+def undelivered_emails(user) -> int:
+    """For team leads and the admin: emails the worker has not managed to deliver."""
+    if not user.is_authenticated or not (permissions.is_lead(user) or user.is_superuser):
+        return 0
+    return OutgoingEmail.objects.watched_by(user).undelivered().count()
 
 
 @register.filter

@@ -10,6 +10,7 @@ from referrals.models import (
     ReferralEvent,
     StaleReferral,
 )
+from tests.conftest import run_tasks
 
 S = Referral.Status
 
@@ -113,18 +114,16 @@ class StaleVersionTests:
 
 
 class ClosingTheLoopTests:
-    def test_it_tells_the_referrer_when_accepted(self, world, django_capture_on_commit_callbacks):
-        with django_capture_on_commit_callbacks(execute=True):
-            world.referral.accept(by=world.trainer, version=1)
+    def test_it_tells_the_referrer_when_accepted(self, world):
+        world.referral.accept(by=world.trainer, version=1)
+        assert run_tasks()  # the worker sends the email
         note = Notification.objects.get(user=world.clinician)
         assert "accepted by Hyde health trainers" in note.message
         assert [m.to for m in mail.outbox] == [["clinician@example.org"]]
 
-    def test_it_tells_the_referrer_why_it_was_declined(
-        self, world, django_capture_on_commit_callbacks
-    ):
-        with django_capture_on_commit_callbacks(execute=True):
-            world.referral.decline(by=world.trainer, version=1, reason="Outside our area")
+    def test_it_tells_the_referrer_why_it_was_declined(self, world):
+        world.referral.decline(by=world.trainer, version=1, reason="Outside our area")
+        assert run_tasks()  # the worker sends the email
         assert "declined by Hyde health trainers: Outside our area" in (
             Notification.objects.get(user=world.clinician).message
         )
