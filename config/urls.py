@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/", include("directory.api_urls")),
     path("api/", include("referrals.api_urls")),
     path("openreferral/", include("directory.openreferral_urls")),
+    path("fhir/", include("referrals.fhir.urls")),
     path("admin/", admin.site.urls),
     path("", include("referrals.urls")),
     path("", include("directory.urls")),

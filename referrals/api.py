@@ -74,6 +74,44 @@ class ReferralAPIView(APIView):
         return referral
 
 
+def create_referral(request, body, *, idempotency_key: str | None) -> tuple[Referral, bool]:
+    """The API's one way to make a referral from a request body shaped like
+    ``ReferralCreateSerializer``'s input: the JSON API and FHIR's ``$process-message`` (which
+    maps a message onto that shape) both come here, so both validate, rate-limit and replay alike.
+
+    Returns ``(referral, created)``; ``created`` is False when the key was used before with the
+    same body (a retry). Raises DRF's ``ValidationError`` (the fields in error),
+    ``services.IdempotencyKeyReused`` (the same key with another body) and
+    ``ratelimit.RateLimited``.
+    """
+    fingerprint = services.request_fingerprint(body) if idempotency_key else ""
+    if idempotency_key:
+        existing = services.find_replay(request.user, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing, False
+    serializer = ReferralCreateSerializer(data=body, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        return services.referral_create(
+            by=request.user,
+            practice=data["practice"],
+            patient=data["patient"],
+            needs=data["needs"],
+            team=data["team"],
+            what_matters=data["what_matters"],
+            urgency=data["urgency"],
+            consent_to_contact=data["consent_to_contact"],
+            consent_to_share=data["consent_to_share"],
+            services_in_mind=data["services_in_mind"],
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            ip_address=client_ip(request),
+        )
+    except ValidationError as error:
+        raise exceptions.ValidationError(error.message_dict) from None
+
+
 class ReferralListView(ReferralAPIView):
     def get_permissions(self):
         if self.request.method == "POST":
@@ -130,35 +168,10 @@ class ReferralListView(ReferralAPIView):
             raise exceptions.ValidationError(
                 {"Idempotency-Key": "Use a key of at most 90 characters, such as a UUID."}
             )
-        fingerprint = services.request_fingerprint(request.data) if key else ""
-        if key:
-            try:
-                existing = services.find_replay(request.user, f"api:{key}", fingerprint)
-            except services.IdempotencyKeyReused as error:
-                return self._key_reused(error)
-            if existing is not None:
-                return self._replayed(existing)
-        serializer = ReferralCreateSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
         try:
-            referral, created = services.referral_create(
-                by=request.user,
-                practice=data["practice"],
-                patient=data["patient"],
-                needs=data["needs"],
-                team=data["team"],
-                what_matters=data["what_matters"],
-                urgency=data["urgency"],
-                consent_to_contact=data["consent_to_contact"],
-                consent_to_share=data["consent_to_share"],
-                services_in_mind=data["services_in_mind"],
-                idempotency_key=f"api:{key}" if key else None,
-                fingerprint=fingerprint,
-                ip_address=client_ip(request),
+            referral, created = create_referral(
+                request, request.data, idempotency_key=f"api:{key}" if key else None
             )
-        except ValidationError as error:
-            raise exceptions.ValidationError(error.message_dict) from None
         except services.IdempotencyKeyReused as error:
             return self._key_reused(error)
         if not created:
