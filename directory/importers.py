@@ -440,7 +440,8 @@ def _upsert_organization(data: dict, *, by=None, warnings: list | None = None) -
     try:
         if not data.get("name"):
             raise RecordError("name is missing")
-        existing = Organization.objects.filter(pk=_record_uuid(data.get("id"), "id")).exists()
+        ident = _record_uuid(data.get("id"), "id", "organization")
+        existing = Organization.objects.filter(pk=ident).exists()
         _organization_from(data, "", by=by)
         if data.get("services") is not None and not isinstance(data.get("services"), list):
             _warn("services is not a list: left out")

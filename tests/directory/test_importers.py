@@ -247,6 +247,69 @@ class ImportOpenReferralTests:
             run(str(tmp_path / "missing.json"))
 
 
+class LiberalImportTests:
+    """What real feeds hold beyond the peer data's cases: normalised where the meaning is
+    clear, otherwise left out, and always said."""
+
+    def test_it_gives_a_record_whose_id_is_not_a_uuid_a_stable_one(self, places):
+        first = importers.import_openreferral([record("Hyde Walks", id="svc-42")])
+        again = importers.import_openreferral([record("Hyde Walks", id="svc-42")])
+
+        made = uuid.uuid5(importers.vocabularies.NAMESPACE, "openreferral/service/svc-42")
+        assert first.summary.startswith("1 created") and again.summary.startswith("0 created, 1")
+        assert Service.objects.get().pk == made
+        assert f"id 'svc-42' is not a UUID: imported as {made}, made from it" in (
+            first.outcomes[0].warnings
+        )
+
+    def test_it_reads_phone_numbers_inside_text_and_drops_phones_without_one(self, places):
+        phones = [
+            {"number": "Call 9am-5pm on 0161 496 0000"},
+            {"number": "ask at reception"},
+            {"number": "111", "description": "NHS 111"},
+        ]
+        report = importers.import_openreferral([record(phones=phones)])
+
+        saved = {p.number: p.description for p in Service.objects.get().phones.all()}
+        assert saved == {"0161 496 0000": "Call 9am-5pm on", "111": "NHS 111"}
+        assert "phones[1] left out: no phone number in number 'ask at reception'" in (
+            report.outcomes[0].warnings
+        )
+
+    def test_it_turns_html_into_plain_text_keeping_paragraphs_lists_and_links(self):
+        text = importers.html_to_text(
+            "<h2>Walks</h2><p>Tea &amp; cake&nbsp;after.<br>Free.</p>"
+            "<ul><li>Mondays</li><li>Fridays</li></ul>"
+            '<p>See <a href="https://walks.example/">our site</a>.</p><script>x()</script>'
+        )
+
+        assert text == (
+            "Walks\n\nTea & cake after.\nFree.\n\n- Mondays\n- Fridays\n\n"
+            "See our site (https://walks.example/)."
+        )
+
+    def test_it_normalises_what_has_one_meaning_and_names_it(self, places):
+        data = record(
+            url="www.hydewalks.org.uk",
+            status="Temporarily_Closed",
+            minimum_age=65,
+            maximum_age=18,
+            languages=[{"name": "English", "code": "en-GB"}, {"note": "no name"}],
+        )
+        report = importers.import_openreferral([data])
+
+        service = Service.objects.get()
+        warnings = report.outcomes[0].warnings
+        assert service.url == "https://www.hydewalks.org.uk"
+        assert service.status == "temporarily closed"
+        assert (service.minimum_age, service.maximum_age) == (None, None)
+        assert service.languages.get().code == "en"
+        assert "minimum_age 65 is above maximum_age 18: both left out" in warnings
+        assert "languages[0].code 'en-gb' is not an ISO 639 code: imported as 'en'" in warnings
+        assert "languages[1] left out: a language with neither name nor code" in warnings
+        assert "status 'Temporarily_Closed' imported as 'temporarily closed'" in warnings
+
+
 class RoundTripTests:
     def test_it_exports_and_imports_into_an_empty_directory_unchanged(self, client, directory):
         def export():
