@@ -6,7 +6,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench fuzz stop clean setup db prepare demo screenshots lint backup restore
+.PHONY: run dev test bench fuzz stop clean setup db prepare demo screenshots lint backup restore deploy-check
 
 setup:
 	@bin/setup
@@ -23,14 +23,28 @@ prepare: setup db
 demo: prepare
 	@$(MANAGE) load_demo
 
-# gunicorn, not runserver: the app is served as in production (whitenoise serves the static
-# files, no debug server), so what you try is what gets deployed.
-run: demo
-	@$(MANAGE) collectstatic --noinput -v 0
+# Production settings on loopback: DEBUG off, a secret generated once into var/secret_key (never
+# committed), plain HTTP (no redirect to HTTPS), mail printed rather than sent.
+RUN_ENV := DEBUG=false SECRET_KEY_FILE=$(CURDIR)/var/secret_key ALLOWED_HOSTS=$(HOST),127.0.0.1,localhost \
+	SECURE_SSL_REDIRECT=false SECURE_COOKIES=false EMAIL_BACKEND_ALLOW_CONSOLE=true WEB_BIND=$(HOST):$(PORT)
+
+var/secret_key:
+	@mkdir -p var && umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+
+# gunicorn and a background worker, as deployed (whitenoise serves the static files); what you
+# try is what gets deployed. `make dev` for Django's development server with DEBUG on.
+run: demo var/secret_key
+	@$(RUN_ENV) $(MANAGE) collectstatic --noinput -v 0
 	@echo
-	@echo "Flourish is running at http://$(HOST):$(PORT)/  (Ctrl-C to stop; 'make stop' stops the database)"
+	@echo "Flourish is running at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker; 'make stop' stops the database)"
 	@echo "Admin and staff pages: http://$(HOST):$(PORT)/accounts/login/  (accounts: see README)"
-	@exec .venv/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - --graceful-timeout 5
+	@echo "Logs: both processes write to this terminal, one JSON object a line; lines start 'web.1' (requests,"
+	@echo "      with the X-Request-ID each response carries) or 'worker.1' (emails, chasing referrals)."
+	@$(RUN_ENV) exec .venv/bin/honcho --no-colour start -f Procfile
+
+dev: demo
+	@echo "Development server (DEBUG on, reloads on change) at http://$(HOST):$(PORT)/ with a worker; Ctrl-C stops both."
+	@DEBUG=true LOG_FORMAT=text WEB_BIND=$(HOST):$(PORT) exec .venv/bin/honcho start -f Procfile.dev
 
 test:
 	@bin/setup --test
@@ -57,6 +71,12 @@ backup: prepare
 restore: prepare
 	@if [ -z "$(FILE)" ]; then echo "Give the dump to restore: make restore FILE=var/backups/<name>.dump" >&2; exit 2; fi
 	@$(MANAGE) restore "$(FILE)" $(if $(DATABASE),--database $(DATABASE))
+
+# deploy/'s nginx site (Debian's nginx, on loopback, a throwaway certificate) in front of two app
+# servers and a worker on a throwaway copy of the database: a search, a referral and a login across
+# both servers, a rate limit counted once, the headers, and a short load run (docs/deploy.md).
+deploy-check: prepare
+	@$(PY) bin/deploy-check
 
 # Schemathesis against the app served as in production (gunicorn on 127.0.0.1, DEBUG off) on a
 # throwaway test database, until FUZZ_CALLS calls; prints calls, 5xx and schema mismatches.

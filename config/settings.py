@@ -52,6 +52,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DEBUG", True)
 _DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production"
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
+# Or from a file only the app's user can read (`make run` generates var/secret_key once).
+if _secret_file := env_str("SECRET_KEY_FILE"):
+    try:
+        SECRET_KEY = Path(_secret_file).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"SECRET_KEY_FILE {_secret_file}: {exc.strerror}") from None
 if not DEBUG and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 32):
     raise ImproperlyConfigured(
         "DEBUG is false but SECRET_KEY is unset or too short: set SECRET_KEY to a random string "
@@ -96,6 +102,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it times everything and every log line knows its request (config/logs.py).
+    "config.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the request: control characters and over-long query values are a
@@ -453,9 +461,33 @@ LEAFLET_CONFIG = {
     "DEFAULT_ZOOM": 12,
 }
 
+# One JSON object a line (time, level, logger, message, request id, user id, and per request:
+# method, path, status, duration); LOG_FORMAT=text for reading by eye (make dev).
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request": {"()": "config.logs.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        # Flourish's own: each request, the worker, the tasks.
+        "flourish": {"level": env_str("LOG_LEVEL_FLOURISH", "INFO")},
+        "django.tasks": {"level": "INFO"},
+        # Django logs 4xx/5xx as warnings; the request line above says it already.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+    },
 }
