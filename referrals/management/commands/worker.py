@@ -59,7 +59,9 @@ class Command(db_worker.Command):
         while True:
             try:
                 with connections["default"].cursor() as cur:
-                    cur.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+                    cur.execute(
+                        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
+                    )
                     in_recovery, read_only = cur.fetchone()
                 if not in_recovery and read_only == "off":
                     logger.warning("The database is back: taking tasks again.")
