@@ -481,7 +481,14 @@ def organisation_key(name: str) -> str:
 
 
 def name_similarity(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, _words(a), _words(b)).ratio()
+    """0 to 1: difflib's ratio of the names (case and punctuation ignored); a name whose
+    words are all in the other ("Counselling" / "Counselling service") counts as 0.85."""
+    a, b = _words(a), _words(b)
+    ratio = difflib.SequenceMatcher(None, a, b).ratio()
+    words_a, words_b = set(a.split()), set(b.split())
+    if words_a and words_b and (words_a <= words_b or words_b <= words_a):
+        ratio = max(ratio, 0.85)
+    return ratio
 
 
 def _summaries(services) -> dict:

@@ -355,6 +355,16 @@ class AwkwardFeedTests:
         report = run(url)
         assert report.complete and report.created == len(items) > 31
 
+    def test_it_stops_at_the_page_cap_and_withdraws_nothing(self, server):
+        items = variants()
+        fake = FakeFeed(items)
+        url = serve(server, "la", fake)
+        run(url)
+        fake.items = items[:40]  # 60 gone, but the walk will not reach the end
+        report = run(url, max_pages=2)
+        assert report.pages == 2 and not report.complete and report.withdrawn == 0
+        assert any("cap" in w for w in report.warnings)
+
     def test_two_feeds_with_the_same_ids_never_overwrite_each_other(self, server):
         items = variants()[:10]
         url_a = serve(server, "a", FakeFeed(items))
@@ -417,6 +427,29 @@ class DuplicateTests:
         assert copied.status == Service.Status.ACTIVE
         assert run(url).duplicates == 0
         assert DuplicateCandidate.objects.count() == 1
+
+    def test_it_offers_a_pair_from_two_feeds_keeping_the_older_copy(self, server, places):
+        url_a = serve(server, "a", FakeFeed([placed_full_record("1", "Counselling", "SK14 1PW")]))
+        url_b = serve(
+            server, "b", FakeFeed([placed_full_record("x-1", "Counselling service", "SK14 1PW")])
+        )
+        assert run(url_a).duplicates == 0
+        assert run(url_b).duplicates == 1
+        candidate = DuplicateCandidate.objects.get()
+        assert (candidate.left, candidate.right) == (
+            service_for(url_a, "1"),
+            service_for(url_b, "x-1"),
+        )
+        assert run(url_a).duplicates == 0  # the same pair, seen from the other side
+
+    def test_names_are_compared_as_people_read_them(self):
+        assert harvest.organisation_key("The Care Forum Ltd.") == harvest.organisation_key(
+            "care forum"
+        )
+        assert harvest.organisation_key("Age UK") != harvest.organisation_key("Mind")
+        assert harvest.name_similarity("Men's Shed", "Mens shed") >= harvest.NAME_SIMILARITY
+        assert harvest.name_similarity("Walk & Talk", "Walk and talk group") >= 0.8
+        assert harvest.name_similarity("Debt advice", "Walking football") < 0.8
 
     def test_it_offers_nothing_for_another_postcode(self, server, places):
         *_, report = self.offer(server, places, postcode="SK15 1AA")
@@ -495,6 +528,32 @@ class FeedAdminTests:
             response.content.decode()
         )
         assert "Complete" in client.get("/admin/directory/feed/").content.decode()
+
+    def test_the_command_records_the_feeds_licence_and_shows_progress(self, server, capsys):
+        url = serve(server, "la", FakeFeed(variants()[:12]))
+        call_command(
+            "harvest_openreferral",
+            url + "/services/",
+            "--name",
+            "Example council",
+            "--licence",
+            "OGL v3.0",
+            "--licence-url",
+            "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+            "--republish",
+            "--delay",
+            "0",
+        )
+        out = capsys.readouterr().out
+        assert "Page 1 (" in out and "Page 2 (" in out
+        assert "Example council: 2 page(s), 12 service(s) seen: 12 created" in out
+        feed = Feed.objects.get()
+        assert (feed.name, feed.base_url, feed.licence, feed.republish) == (
+            "Example council",
+            url,
+            "OGL v3.0",
+            True,
+        )
 
     def test_due_harvests_only_the_feeds_whose_interval_has_passed(self, server, capsys):
         url_a = serve(server, "a", FakeFeed(variants()[:2]))
