@@ -458,9 +458,22 @@ def _withdraw_unseen(feed: Feed, seen: set[str], now: dt.datetime, report) -> No
 
 
 def due_feeds(now: dt.datetime | None = None) -> list[Feed]:
-    """Active feeds whose interval has passed since their last harvest began."""
+    """Claim the active feeds whose interval has passed since their last harvest began, and
+    return them. Each is claimed by moving its ``last_started_at`` only if no one else moved it
+    first, so a cron run and a worker (or two workers) never walk the same feed at once."""
     now = now or timezone.now()
-    return [feed for feed in Feed.objects.filter(active=True) if feed.is_due(now)]
+    claimed = []
+    for feed in Feed.objects.filter(active=True):
+        if feed.is_due(now) and Feed.objects.filter(
+            pk=feed.pk, last_started_at=feed.last_started_at
+        ).update(last_started_at=now):
+            claimed.append(feed)
+    return claimed
+
+
+def harvest_due(**options) -> list[HarvestReport]:
+    """Harvest every feed that is due (for the worker's periodic task and ``--due``)."""
+    return [harvest(feed, **options) for feed in due_feeds()]
 
 
 # --- Likely duplicates ----------------------------------------------------------------------

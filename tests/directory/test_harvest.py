@@ -572,6 +572,7 @@ class FeedAdminTests:
             last_started_at=timezone.now() - dt.timedelta(hours=25)
         )
         assert [f.name for f in harvest.due_feeds()] == ["Recent"]
+        assert harvest.due_feeds() == []  # claimed: a second worker or cron run skips it
 
 
 @pytest.mark.django_db
