@@ -5,10 +5,25 @@ or around a view: a path that matches no URL (``/api/services/not-a-uuid/``), a 
 refuses outright (too many fields, a bad Host), a crash. An API client gets the same
 ``{"detail": ...}`` shape the schema documents (config/openapi.py); pages get Django's pages.
 Only used with DEBUG off (with DEBUG on Django shows its debugging pages).
+
+While the database is unreachable (restarting, failing over), the crash handler answers 503 with
+Retry-After instead of 500, wherever the database error was raised (a view, a middleware such
+as sessions or rate limits, a template). It drops the broken connection; Django's connection
+health checks (CONN_HEALTH_CHECKS) reconnect on the next request once the database is back, so
+the app recovers by itself.
 """
 
-from django.http import JsonResponse
+import logging
+import sys
+
+from django.db import InterfaceError, OperationalError, connections
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.views import defaults
+
+logger = logging.getLogger("flourish.database")
+DATABASE_RETRY_AFTER_SECONDS = 30
+DATABASE_DOWN = "The service cannot reach its database just now. Please try again in a minute."
 
 
 def is_api(request) -> bool:
@@ -37,9 +52,29 @@ def not_found(request, exception):
 
 
 def server_error(request):
+    exception = sys.exc_info()[1]
+    if isinstance(exception, (OperationalError, InterfaceError)):
+        return database_unavailable(request, exception)
     if is_api(request):
         return JsonResponse(
             {"detail": "Something went wrong on our side; it has been logged. Try again later."},
             status=500,
         )
     return defaults.server_error(request)
+
+
+def database_unavailable(request, exception):
+    first_line = (str(exception).strip().splitlines() or [type(exception).__name__])[0]
+    logger.error("Database unavailable: %s", first_line)
+    for conn in connections.all(initialized_only=True):
+        try:
+            conn.close()
+        except (OperationalError, InterfaceError):
+            pass
+    if is_api(request) or request.path.startswith(("/fhir/", "/openreferral/")):
+        response = JsonResponse({"detail": DATABASE_DOWN}, status=503)
+    else:
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response

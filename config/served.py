@@ -82,6 +82,25 @@ def served(env: dict, log_path: Path, *, start_timeout_s: float = 60) -> Iterato
             _stop(server)
 
 
+@contextmanager
+def worker(env: dict, log_path: Path, *args: str) -> Iterator[subprocess.Popen]:
+    """`manage.py worker` with ``env`` until the block ends (in a session of its own, so a test
+    can kill it as a crash would: ``os.killpg(process.pid, signal.SIGKILL)``)."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "worker", "--no-reload", "--no-startup-delay", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            _stop(process)
+
+
 def _wait_for(server: subprocess.Popen, base: str, timeout_s: float, log_path: Path) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and server.poll() is None:

@@ -390,8 +390,10 @@ EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 8)
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 60)
 # A delivery still pending this long after it was due was lost (its worker died): sent again.
 EMAIL_DELIVERY_LEASE_SECONDS = env_int("EMAIL_DELIVERY_LEASE_SECONDS", 120)
-# How often each worker looks for periodic work that is due (chasing referrals, the outbox).
+# How often each worker looks for periodic work that is due, and how often each job runs.
 WORKER_TICK_SECONDS = env_int("WORKER_TICK_SECONDS", 15)
+CHASE_EVERY_SECONDS = env_int("CHASE_EVERY_SECONDS", 3600)
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60)
 
 # --- API ----------------------------------------------------------------------------------
 # The largest API request body accepted (a referral or a follow-up is a few KB).

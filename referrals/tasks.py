@@ -103,10 +103,10 @@ def chase_referrals_task() -> dict:
     return {"reminded": len(result.reminded), "declined": len(result.declined)}
 
 
-# name -> (task, how often)
+# name -> (task, the setting that says how often, in seconds)
 PERIODIC = {
-    "chase_referrals": (chase_referrals_task, timedelta(hours=1)),
-    "sweep_outbox": (sweep_outbox, timedelta(minutes=1)),
+    "chase_referrals": (chase_referrals_task, "CHASE_EVERY_SECONDS"),
+    "sweep_outbox": (sweep_outbox, "OUTBOX_SWEEP_SECONDS"),
 }
 
 
@@ -122,7 +122,8 @@ def tick(now: datetime | None = None) -> list[str]:
             name__in=PERIODIC, next_run_at__lte=now
         )
         for run in due:
-            job, every = PERIODIC[run.name]
+            job, setting = PERIODIC[run.name]
+            every = timedelta(seconds=getattr(settings, setting))
             job.enqueue()
             run.last_run_at = now
             while run.next_run_at <= now:  # after downtime: once, not once per missed slot
