@@ -624,7 +624,7 @@ def _uri(data: dict, name: str, *, path: str = "", limit: int = 200) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         _warn(f"{where} is not a web address (http:// or https://): left out")
         return ""
-    if (parts.hostname or "").lower() in _PLACEHOLDER_HOSTS or parts.path.startswith("/path/to"):
+    if (parts.hostname or "").lower() in _PLACEHOLDER_HOSTS or "path/to/" in text.lower():
         _warn(f"{where} is a placeholder, not a real address: left out")
         return ""
     try:

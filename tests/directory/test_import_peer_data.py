@@ -320,6 +320,17 @@ class OfficialExampleTests:
         assert service.cost_options.count() == 1  # the rest of the service is untouched
 
 
+class FeedRootTests:
+    def test_the_official_examples_root_names_its_placeholder_profile(self, db):
+        (outcome,) = import_file("hsds_3.0_core_examples/base.json").outcomes
+
+        assert (outcome.action, outcome.kind) == ("skipped", "api_details")
+        assert outcome.warnings == [
+            "version '3.0' is not HSDS-UK-3.0",
+            "profile 'https://path/to/profile' is a placeholder, not a real address: left out",
+        ]
+
+
 class ValidatorTestVariantsTests:
     def test_all_128_variants_import_and_each_warning_names_a_field(self, db):
         data = load("validator_mocks/test_variants/service_list.json")
