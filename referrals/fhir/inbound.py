@@ -336,8 +336,9 @@ def _patient(patient: dict, message: Message) -> dict:
     if nhs:
         found["nhs_number"] = nhs
     name = _preferred(patient.get("name") or [], use="official") or {}
-    if name.get("given"):
-        found["given_name"] = " ".join(name["given"])
+    given = [part for part in name.get("given") or [] if isinstance(part, str)]
+    if given:
+        found["given_name"] = " ".join(given)
     if name.get("family"):
         found["family_name"] = name["family"]
     if patient.get("birthDate"):
@@ -347,8 +348,13 @@ def _patient(patient: dict, message: Message) -> dict:
     if address:
         found["postcode"] = address["postalCode"]
     telecom = patient.get("telecom") or []
-    phone = next((t["value"] for t in telecom if t.get("system") in ("phone", "sms")), None)
-    email = next((t["value"] for t in telecom if t.get("system") == "email"), None)
+    phone = next(
+        (t["value"] for t in telecom if t.get("system") in ("phone", "sms") and t.get("value")),
+        None,
+    )
+    email = next(
+        (t["value"] for t in telecom if t.get("system") == "email" and t.get("value")), None
+    )
     if phone:
         found["phone"] = phone
     if email:

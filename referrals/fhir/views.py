@@ -11,6 +11,7 @@ OperationOutcome. They are left out of the OpenAPI schema: FHIR profiles documen
 import re
 import uuid
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -83,6 +84,8 @@ def fhir_exception_handler(exc, context):
         return _outcome(exc.status, exc.issues)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's 500
     headers = {}

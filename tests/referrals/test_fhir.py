@@ -5,7 +5,9 @@ use the UK Core and Booking and Referral Standard (BaRS) examples from the team'
 folder, and are skipped when it is not beside the checkout.
 """
 
+import copy
 import json
+import random
 import uuid
 from pathlib import Path
 
@@ -622,6 +624,57 @@ class ProcessMessageTests:
         body = outcome(response, 429)
         assert body["issue"][0]["code"] == "throttled"
         assert int(response["Retry-After"]) > 0
+
+
+JUNK = [
+    None,
+    "",
+    "x",
+    0,
+    -1,
+    3.5,
+    True,
+    [],
+    {},
+    ["x"],
+    {"reference": "urn:uuid:nowhere"},
+    "9" * 3000,
+]
+
+
+def _places(value, found=None):
+    """Every (container, key) in a JSON value, depth first."""
+    found = [] if found is None else found
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        found.append((value, key))
+        if isinstance(item, dict | list):
+            _places(item, found)
+    return found
+
+
+class ProcessMessageRobustnessTests:
+    def test_it_answers_every_damaged_message_with_fhir_and_never_a_server_error(
+        self, clinician_client, world, settings
+    ):
+        settings.REFERRALS_PER_MINUTE = settings.REFERRALS_PER_DAY = 10_000
+        rng = random.Random(13)
+        statuses = set()
+        for _ in range(100):
+            message = referral_message(world)
+            container, key = rng.choice(_places(message))
+            if rng.random() < 0.3 and isinstance(container, dict):
+                del container[key]
+            else:
+                container[key] = copy.deepcopy(rng.choice(JUNK))
+            response = send(clinician_client, message)
+            assert response.status_code in (200, 201, 400, 422), (container, key, response.content)
+            body = valid(response.json())
+            assert body["resourceType"] == (
+                "Bundle" if response.status_code < 300 else "OperationOutcome"
+            )
+            statuses.add(response.status_code)
+        assert {201, 400} <= statuses
 
 
 # --- Against the UK Core and BaRS examples ---------------------------------------------------
