@@ -15,7 +15,6 @@ was changed or dropped and why. A record is refused only when it cannot be a ser
 import contextvars
 import csv
 import datetime as dt
-import html
 import html.parser
 import json
 import math
@@ -309,7 +308,17 @@ def import_openreferral(records: list, *, by=None) -> Report:
         if kind == "organization":
             _import_organization(record, where, report, by=by)
         elif kind == "service_at_location":
-            report.outcomes.append(_import_one(record, where, _upsert_service_at_location, by=by))
+            service = record["service"]
+            report.outcomes.append(
+                _import_one(
+                    record,
+                    where,
+                    _upsert_service_at_location,
+                    by=by,
+                    kind=kind,
+                    name=str(service.get("name", "")),
+                )
+            )
         elif kind in _NOTHING_TO_IMPORT:
             report.outcomes.append(_nothing_to_import(record, where, kind))
         else:
@@ -317,14 +326,13 @@ def import_openreferral(records: list, *, by=None) -> Report:
     return report
 
 
-def _import_one(record, where: str, upsert, *, by=None, kind: str = "") -> Outcome:
+def _import_one(
+    record, where: str, upsert, *, by=None, kind: str = "", name: str | None = None
+) -> Outcome:
     ident = str(record.get("id", "")) if isinstance(record, dict) else ""
-    name = str(record.get("name", "")) if isinstance(record, dict) else ""
+    if name is None:
+        name = str(record.get("name", "")) if isinstance(record, dict) else ""
     warnings: list[str] = []
-    if upsert is _upsert_service_at_location:
-        kind = "service_at_location"
-        service = record.get("service") or {}
-        name = str(service.get("name", "")) if isinstance(service, dict) else ""
     try:
         with transaction.atomic():
             created = upsert(record, by=by, warnings=warnings)

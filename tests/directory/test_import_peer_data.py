@@ -233,14 +233,11 @@ class StaffEmailsAreNeverPublishedTests:
                 reverse("directory-api-service", args=[service.pk]),
                 reverse("directory-service", args=[service.pk]),
             ]
-        seen = 0
         for url in pages:
             response = client.get(url)
-            assert response.status_code in (200, 400), url
-            seen += response.status_code == 200
+            assert response.status_code == 200, url
             for address in addresses:
                 assert address.encode() not in response.content, url
-        assert seen >= len(pages) - 1
         detail = client.get(f"/openreferral/services/{Service.objects.first().pk}").json()
         assert "assurer_email" not in detail
 
