@@ -44,6 +44,10 @@ DELAY_SECONDS = 0.5
 MAX_PAGES = 500
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
 NAME_SIMILARITY = 0.8
+# A complete walk that would withdraw more than this share of a feed's live services (and more
+# than five), or that found none at all, withdraws nothing unless told to: a feed that breaks
+# into answering an empty list must not empty ours.
+MAX_WITHDRAWN_SHARE = 0.5
 # The nested lists only a full service record carries; a list item with none of them is sparse.
 NESTED = (
     "service_at_locations",
@@ -263,6 +267,7 @@ def harvest(
     max_pages: int = MAX_PAGES,
     per_page: int | None = None,
     always_details: bool = False,
+    allow_mass_withdrawal: bool = False,
     contact: str = "",
     progress: Callable[[str], None] = lambda line: None,
 ) -> HarvestReport:
@@ -321,7 +326,7 @@ def harvest(
     except HarvestError as exc:
         report.error = str(exc)
     if report.complete and not report.error:
-        _withdraw_unseen(feed, seen, started, report)
+        _withdraw_unseen(feed, seen, started, report, allow_mass_withdrawal)
     report.duplicates = find_duplicates(feed)
     feed.last_finished_at = timezone.now()
     feed.last_outcome = report.outcome
@@ -440,12 +445,23 @@ def _apply(feed: Feed, remote: str, record, now: dt.datetime, report: HarvestRep
         report.updated += 1
 
 
-def _withdraw_unseen(feed: Feed, seen: set[str], now: dt.datetime, report) -> None:
+def _withdraw_unseen(
+    feed: Feed, seen: set[str], now: dt.datetime, report, allow_mass_withdrawal: bool
+) -> None:
     """After a complete walk: what the feed no longer lists is made inactive (kept, and
     restored if it comes back)."""
-    gone = HarvestedRecord.objects.filter(feed=feed, withdrawn_at__isnull=True).exclude(
-        remote_id__in=seen
-    )
+    live = HarvestedRecord.objects.filter(feed=feed, withdrawn_at__isnull=True)
+    gone = live.exclude(remote_id__in=seen)
+    count, total = gone.count(), live.count()
+    mass = not seen or (count > 5 and count > total * MAX_WITHDRAWN_SHARE)
+    if count and mass and not allow_mass_withdrawal:
+        report.complete = False
+        report.warnings.append(
+            f"The feed no longer lists {count} of its {total} services: more than "
+            f"{MAX_WITHDRAWN_SHARE:.0%}, so none was withdrawn. If the feed really shrank, "
+            f"harvest again allowing a mass withdrawal (--allow-mass-withdrawal)."
+        )
+        return
     for provenance in gone.select_related("service"):
         with transaction.atomic():
             if not provenance.merged_into_id:

@@ -303,6 +303,23 @@ class LaterHarvestTests:
         assert not HarvestedRecord.objects.filter(withdrawn_at__isnull=False).exists()
         assert Service.objects.filter(status=Service.Status.ACTIVE).count() == len(items)
 
+    def test_a_feed_that_suddenly_lists_nothing_does_not_empty_ours(self, server, capsys):
+        items = variants()
+        fake = FakeFeed(items)
+        url = serve(server, "la", fake)
+        run(url)
+        fake.items = items[:10]
+        report = run(url)
+        assert report.withdrawn == 0 and not report.complete
+        assert "no longer lists 90 of its 100 services" in report.warnings[0]
+        assert Service.objects.filter(status=Service.Status.ACTIVE).count() == len(items)
+        call_command("harvest_openreferral", url, "--delay", "0", "--allow-mass-withdrawal")
+        assert "90 withdrawn" in capsys.readouterr().out
+        assert Service.objects.filter(status=Service.Status.ACTIVE).count() == 10
+        fake.items = []  # an empty list is never believed without being told
+        assert run(url).withdrawn == 0
+        assert Service.objects.filter(status=Service.Status.ACTIVE).count() == 10
+
     @pytest.mark.parametrize("breakage", ["503", "not json"])
     def test_it_withdraws_nothing_when_a_page_is_broken(self, server, breakage):
         items = variants()

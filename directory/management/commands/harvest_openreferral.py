@@ -9,8 +9,8 @@ class Command(BaseCommand):
         "Harvest services from another directory's Open Referral UK 3.0 API: "
         "`harvest_openreferral URL` walks URL/services?page=N (the feed is added to the admin's "
         "feeds the first time), `harvest_openreferral --due` harvests every active feed whose "
-        "interval has passed. There is no background worker: run --due from cron or a systemd "
-        "timer (hourly is fine; each feed keeps its own interval). Only what changed is "
+        "interval has passed. Run --due hourly from cron or a systemd timer (each feed keeps its "
+        "own interval; a feed being harvested is not started twice). Only what changed is "
         "written; what a complete walk no longer finds is withdrawn (made inactive, never "
         "deleted); a walk that fails half way keeps what it got, withdraws nothing and exits "
         "non-zero."
@@ -53,6 +53,12 @@ class Command(BaseCommand):
             help="Fetch /services/{id} for every service, not only for sparse list items",
         )
         parser.add_argument(
+            "--allow-mass-withdrawal",
+            action="store_true",
+            help=f"Withdraw what the feed no longer lists even if that is more than "
+            f"{harvest.MAX_WITHDRAWN_SHARE:.0%} of its services (otherwise none is withdrawn)",
+        )
+        parser.add_argument(
             "--contact",
             default="",
             help="A URL or e-mail put in our User-Agent for the feed's owner",
@@ -67,6 +73,7 @@ class Command(BaseCommand):
             "max_pages": options["max_pages"],
             "per_page": options["per_page"],
             "always_details": options["always_details"],
+            "allow_mass_withdrawal": options["allow_mass_withdrawal"],
             "contact": options["contact"],
             "progress": self.stdout.write,
         }
