@@ -19,6 +19,8 @@ What is read, and from where (everything else in the message is ignored):
 | consent to share    | an active Consent for the Patient with scope ``patient-privacy``       |
 
 A message that is not valid FHIR (``fhir.resources``) is refused whole before anything is read.
+A message sent again with the same MessageHeader.id is answered with the first referral when it
+asks for the same referral (its timestamp may differ), and refused (422) when it asks for another.
 """
 
 import re

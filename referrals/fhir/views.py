@@ -104,6 +104,7 @@ class FhirView(ReferralAPIView):
     parser_classes = [FhirParser, JSONParser]
     content_negotiation_class = FhirNegotiation
     schema = None
+    metadata_class = None  # OPTIONS is a 405 OperationOutcome, not DRF's description
 
     def get_exception_handler(self):
         return fhir_exception_handler

@@ -165,6 +165,7 @@ class ServiceRequestTests:
         url = reverse("fhir-service-request", args=[world.referral.pk])
         body = outcome(client.delete(url), 405)
         assert body["issue"][0]["details"]["coding"][0]["code"] == "REC_METHOD_NOT_ALLOWED"
+        outcome(client.options(url), 405)
 
     def test_it_answers_an_unknown_address_with_an_outcome(self, client, world):
         client.force_login(world.trainer)
@@ -601,6 +602,10 @@ class ProcessMessageTests:
     def test_it_refuses_fhir_xml_saying_it_takes_json(self, clinician_client, world):
         response = send(clinician_client, "<Bundle/>", content_type="application/fhir+xml")
         body = outcome(response, 415)
+        assert body["issue"][0]["code"] == "not-supported"
+
+    def test_it_takes_only_post(self, clinician_client, world):
+        body = outcome(clinician_client.get(reverse("fhir-process-message")), 405)
         assert body["issue"][0]["code"] == "not-supported"
 
     def test_it_refuses_a_form(self, clinician_client, world):
