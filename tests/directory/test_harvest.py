@@ -572,6 +572,35 @@ class FeedAdminTests:
             True,
         )
 
+    def test_an_editor_opens_every_harvest_page(self, server, places, editor, client):
+        local = make_service("Community Counselling", at="SK14 1AA", organization="Example Org")
+        record = placed_full_record("r1", "Community Counselling", "SK14 1AA")
+        record["organization"]["name"] = "Example Org"
+        url = serve(server, "la", FakeFeed([record]))
+        assert run(url).duplicates == 1
+        feed, copy_ = Feed.objects.get(), HarvestedRecord.objects.get()
+        candidate = DuplicateCandidate.objects.get()
+        client.force_login(editor)
+        for page in (
+            "/admin/directory/feed/",
+            f"/admin/directory/feed/{feed.pk}/change/",
+            "/admin/directory/feed/add/",
+            "/admin/directory/harvestedrecord/",
+            f"/admin/directory/harvestedrecord/{copy_.pk}/change/",
+            "/admin/directory/duplicatecandidate/",
+            f"/admin/directory/duplicatecandidate/{candidate.pk}/change/",
+        ):
+            assert client.get(page).status_code == 200, page
+        listing = client.get("/admin/directory/duplicatecandidate/").content.decode()
+        assert local.name in listing and "Open" in listing
+        # Provenance and candidates are written by harvests only; nothing is deleted.
+        assert client.get("/admin/directory/harvestedrecord/add/").status_code == 403
+        assert client.get("/admin/directory/duplicatecandidate/add/").status_code == 403
+        assert (
+            client.post(f"/admin/directory/feed/{feed.pk}/delete/", {"post": "yes"}).status_code
+            == 403
+        )
+
     def test_due_harvests_only_the_feeds_whose_interval_has_passed(self, server, capsys):
         url_a = serve(server, "a", FakeFeed(variants()[:2]))
         url_b = serve(server, "b", FakeFeed(variants()[2:4]))
