@@ -6,7 +6,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run dev test bench fuzz stop clean setup db prepare demo screenshots lint backup restore deploy-check
+.PHONY: run dev test bench fuzz stop clean setup db prepare demo screenshots lint backup restore deploy-check faults
 
 setup:
 	@bin/setup
@@ -77,6 +77,12 @@ restore: prepare
 # both servers, a rate limit counted once, the headers, and a short load run (docs/deploy.md).
 deploy-check: prepare
 	@$(PY) bin/deploy-check
+
+# The database restarted under the web servers and a worker while searches and referral moves
+# are in flight, on a PostgreSQL cluster of the test's own (tests/faults/). The other fault tests
+# (mail server down, worker killed, database read-only) are quick and run in `make test`.
+faults: prepare
+	@FLOURISH_FAULTS=1 .venv/bin/pytest tests/faults -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # Schemathesis against the app served as in production (gunicorn on 127.0.0.1, DEBUG off) on a
 # throwaway test database, until FUZZ_CALLS calls; prints calls, 5xx and schema mismatches.
