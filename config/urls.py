@@ -23,6 +23,11 @@ urlpatterns = [
     path("fhir/", include("referrals.fhir.urls")),
     path("admin/", admin.site.urls),
     path("", include("referrals.urls")),
+    # Residents and community organisations (issue 12): the embeddable widget and taking a
+    # shortlist away; organisations keeping their listings true; referring yourself.
+    path("", include("directory.share_urls")),
+    path("listing/", include("directory.listing_urls")),
+    path("refer-yourself/", include("referrals.self_urls")),
     path("", include("directory.urls")),
 ]
 
