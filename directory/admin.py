@@ -18,6 +18,7 @@ from directory.models import (
     DuplicateCandidate,
     Feed,
     HarvestedRecord,
+    Helpline,
     Language,
     ListingReport,
     Location,
@@ -355,3 +356,13 @@ class DuplicateCandidateAdmin(NoDeleteMixin, admin.ModelAdmin):
     @admin.action(description="Not duplicates: keep both", permissions=["change"])
     def keep_apart(self, request, queryset):
         self._decide(request, queryset, DuplicateCandidate.keep_apart, "kept apart")
+
+
+@admin.register(Helpline)
+class HelplineAdmin(NoDeleteMixin, admin.ModelAdmin):
+    """National help signposted when a search finds nothing nearby; untick "active" to retire."""
+
+    list_display = ("name", "kind", "phone", "england", "scotland", "wales", "northern_ireland")
+    list_display_links = ("name",)
+    list_filter = ("kind", "active", "england", "scotland", "wales", "northern_ireland")
+    search_fields = ("name", "description")

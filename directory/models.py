@@ -956,3 +956,32 @@ class DuplicateCandidate(models.Model):
         self.decided_by = by
         self.decided_at = timezone.now()
         self.save(update_fields=["status", "decided_by", "decided_at"])
+
+
+# --- National help, shown when a search finds nothing near (issue 12) ------------------------
+class Helpline(models.Model):
+    """A national helpline or directory that editors keep, signposted when a search finds
+    nothing nearby. Each applies to the nations ticked; a place's nation comes from geo."""
+
+    class Kind(models.TextChoices):
+        HELPLINE = "helpline", "Helpline"
+        DIRECTORY = "directory", "National directory of local services"
+
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.HELPLINE)
+    description = models.CharField(max_length=300, blank=True)
+    phone = models.CharField(max_length=30, blank=True, help_text="As it should be dialled.")
+    text = models.CharField(max_length=60, blank=True, help_text='e.g. "Text SHOUT to 85258".')
+    url = models.URLField(blank=True)
+    england = models.BooleanField(default=True)
+    scotland = models.BooleanField(default=True)
+    wales = models.BooleanField(default=True)
+    northern_ireland = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=100, help_text="Lower comes first.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
