@@ -493,3 +493,10 @@ LOGGING = {
         "django.server": {"level": "ERROR"},
     },
 }
+
+# --- The embeddable widget (issue 12, part 3) ---------------------------------------------------
+# Which sites may show /embed/widget/ in a frame: its own CSP frame-ancestors, comma-separated
+# sources ("https://*.nhs.uk,https://example-practice.co.uk"). By default any
+# site may, so any practice or council can paste the snippet; every other page keeps
+# frame-ancestors 'none' and X-Frame-Options DENY.
+EMBED_FRAME_ANCESTORS = env_list("EMBED_FRAME_ANCESTORS", ["*"])
