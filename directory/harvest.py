@@ -313,7 +313,8 @@ def harvest(
                 record = item
                 if always_details or not any(key in item for key in NESTED):
                     record = _fetch_detail(client, base, remote, item, report)
-                _apply(feed, remote, record, started, report)
+                if record is not None:
+                    _apply(feed, remote, record, started, report)
             progress(
                 f"Page {page} ({url}): {len(items)} item(s); so far {report.created} created, "
                 f"{report.updated + report.restored} updated, {report.unchanged} unchanged, "
@@ -359,11 +360,16 @@ def _fetch_page(
     if feed.services_path in paths:
         paths.remove(feed.services_path)
         paths.insert(0, feed.services_path)
+    if page > 1:
+        paths = paths[:1]  # the path that answered page 1
     for n, path in enumerate(paths):
         url = f"{base}/{path}?{urllib.parse.urlencode(query)}"
         try:
             data = client.get_json(url)
         except NotFound:
+            if page > 1:
+                # Some feeds answer "no such page" past the end rather than an empty page.
+                return [], {}, url
             if n == len(paths) - 1:
                 raise HarvestError(
                     f"{base} has no list of services (HTTP 404 at /services and /services/)."
@@ -375,15 +381,19 @@ def _fetch_page(
     raise AssertionError("unreachable")
 
 
-def _fetch_detail(client: Client, base: str, remote: str, item: dict, report) -> dict:
+def _fetch_detail(client: Client, base: str, remote: str, item: dict, report) -> dict | None:
+    """The service's own record (None, with the reason reported, if it answered another)."""
     url = f"{base}/services/{urllib.parse.quote(remote, safe='')}"
     try:
         detail = client.get_json(url)
     except NotFound:
         report.warnings.append(f"{url} was not found: the list's own record was used.")
         return item
-    if not isinstance(detail, dict) or _remote_id(detail) not in (None, remote):
-        raise HarvestError(f"{url} did not answer the service {remote}.")
+    answered = _remote_id(detail)
+    if not isinstance(detail, dict) or (answered and answered.lower() != remote.lower()):
+        report.rejected += 1
+        report.rejections.append(f"{remote}: {url} answered another record ({answered}).")
+        return None
     return detail
 
 

@@ -79,6 +79,7 @@ class FakeFeed:
         self.stall_on_page: int | None = None
         self.stall_seconds = 0.0
         self.broken_page: tuple[int, str] | None = None  # (page, "503" or "not json")
+        self.not_found_past_end = False  # 404 for a page past the last, not an empty page
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -110,6 +111,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self._send(503, {"error": "busy"})
                 return self._send(200, "<html>Oops</html>")
             contents = feed.items[(page - 1) * feed.page_size : page * feed.page_size]
+            if not contents and feed.not_found_past_end:
+                return self._send(404, {"error": "no such page"})
             pages = -(-len(feed.items) // feed.page_size)
             envelope = (
                 {
@@ -371,6 +374,24 @@ class AwkwardFeedTests:
         url = serve(server, "la", fake)
         report = run(url)
         assert report.complete and report.created == len(items) > 31
+
+    def test_a_feed_answering_404_past_its_last_page_is_complete(self, server):
+        items = variants()
+        fake = FakeFeed(items)
+        fake.not_found_past_end = True
+        url = serve(server, "la", fake)
+        run(url)
+        fake.items = items[:95]
+        report = run(url)
+        assert report.complete and report.withdrawn == 5 and not report.error
+
+    def test_a_detail_answering_another_service_is_rejected_and_the_walk_goes_on(self, server):
+        items = variants()[:12]
+        wrong = dict(items[1], id=str(uuid.uuid4()))
+        url = serve(server, "la", FakeFeed(items, details={items[1]["id"]: wrong}))
+        report = run(url)
+        assert (report.created, report.rejected) == (11, 1) and report.complete
+        assert "answered another record" in report.rejections[0]
 
     def test_it_stops_at_the_page_cap_and_withdraws_nothing(self, server):
         items = variants()
