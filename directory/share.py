@@ -267,6 +267,7 @@ def embed_builder(request: HttpRequest) -> HttpResponse:
 QR_CAPTION = "Scan to open this list on your phone"
 SEND_LIMIT = 10  # emails one address (a household, a library PC) may send ...
 SEND_PERIOD_S = 3600  # ... an hour
+EMAIL_MAX = 254  # the longest address mail servers take (RFC 5321)
 SEND_FAILED = (
     "We could not send the email just now. Try again in a few minutes, or copy the link "
     "to this list instead."
@@ -356,6 +357,8 @@ def shortlist_send(request: HttpRequest) -> HttpResponse:
         error = "There is nothing on this list to send. Add services to your shortlist first."
     elif not address:
         error = "Enter your email address, like name@example.com."
+    elif len(address) > EMAIL_MAX:
+        error = f"An email address is at most {EMAIL_MAX} characters long; check yours."
     else:
         try:
             validate_email(address)
