@@ -20,8 +20,10 @@ withdraws nothing. Likely duplicates are offered to an editor (``DuplicateCandid
 import datetime as dt
 import difflib
 import hashlib
+import ipaddress
 import json
 import re
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -211,6 +213,30 @@ def user_agent(contact: str = "") -> str:
     return agent + (f"; +{contact})" if contact else ")")
 
 
+def check_public(url: str) -> None:
+    """Refuse an address on a private, loopback or link-local network: a feed is public, and
+    the harvester must not be pointed (by a typo or on purpose) at the servers beside ours.
+    ``HARVEST_ALLOW_PRIVATE_ADDRESSES`` lifts this (tests serve feeds on loopback)."""
+    if getattr(settings, "HARVEST_ALLOW_PRIVATE_ADDRESSES", False):
+        return
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError) as exc:
+        raise HarvestError(f"{host or url} could not be found ({exc}).") from None
+    for address in addresses:
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            raise HarvestError(
+                f"{url} is on a private or local network ({address}): feeds must be public."
+            )
+
+
+class _PublicRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        check_public(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 class Client:
     """GETs JSON, at most one request every ``delay`` seconds, each bounded by ``timeout``."""
 
@@ -218,6 +244,7 @@ class Client:
         self.timeout, self.delay, self.agent = timeout, delay, agent
         self.requests = 0
         self._last: float | None = None
+        self._opener = urllib.request.build_opener(_PublicRedirects)
 
     def get_json(self, url: str):
         if self._last is not None:
@@ -229,7 +256,8 @@ class Client:
         )
         self.requests += 1
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            check_public(url)
+            with self._opener.open(request, timeout=self.timeout) as response:
                 body = response.read(MAX_RESPONSE_BYTES + 1)
         except urllib.error.HTTPError as exc:
             if exc.code == 404:

@@ -187,6 +187,12 @@ def service_for(url: str, remote_id: str) -> Service:
     ).service
 
 
+@pytest.fixture(autouse=True)
+def loopback_feeds(settings):
+    """The feeds here are on loopback, which a real harvest refuses (see the test of it)."""
+    settings.HARVEST_ALLOW_PRIVATE_ADDRESSES = True
+
+
 @pytest.fixture
 def editor(db):
     user = User.objects.create_user("editor", password="a-long-password-1", is_staff=True)
@@ -228,6 +234,17 @@ class FirstHarvestTests:
         assert location.postal_code == "SK14 1AA"
         assert service.schedules.exists() or service.service_at_locations.get().schedules.exists()
         assert service.contacts.exists()
+
+    def test_it_refuses_a_feed_on_a_private_network(self, server, settings):
+        settings.HARVEST_ALLOW_PRIVATE_ADDRESSES = False
+        url = serve(server, "la", FakeFeed(variants()[:2]))
+        report = run(url)
+        assert "private or local network (127.0.0.1)" in report.error
+        assert not server.requests and not Service.objects.exists()
+        for address in ("http://10.1.2.3/api", "http://169.254.169.254/", "http://[::1]:8000/"):
+            with pytest.raises(harvest.HarvestError, match="feeds must be public"):
+                harvest.check_public(address)
+        harvest.check_public("https://8.8.8.8/api")  # a public address passes
 
     def test_it_says_why_a_feed_cannot_be_harvested(self, db):
         with pytest.raises(CommandError, match="Give either a URL or --due"):
