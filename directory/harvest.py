@@ -634,16 +634,26 @@ def find_duplicates(feed: Feed) -> int:
 
 
 # --- Publishing (our own Open Referral UK feed) ---------------------------------------------
-def republishable_q() -> Q:
-    """Services our open-data feed may carry: our own, and harvested ones whose feed's licence
-    lets us republish them."""
-    barred = HarvestedRecord.objects.filter(service=OuterRef("pk"), feed__republish=False)
+def republishable_q(service: str = "pk") -> Q:
+    """Rows our open-data feed may carry: our own services, and harvested ones whose feed's
+    licence lets us republish them. ``service`` names the service from the filtered model:
+    "pk" for services, "service" for service_at_locations."""
+    barred = HarvestedRecord.objects.filter(service=OuterRef(service), feed__republish=False)
     return Q(~Exists(barred))
 
 
 def publishable_services(queryset):
     """``queryset`` without the harvested services we may not republish."""
     return queryset.filter(republishable_q())
+
+
+def publishable_organizations(queryset):
+    """``queryset`` without organisations that came with services we may not republish
+    (a harvested organisation is its feed's own: its id is in the feed's namespace)."""
+    barred = HarvestedRecord.objects.filter(
+        service__organization=OuterRef("pk"), feed__republish=False
+    )
+    return queryset.filter(~Exists(barred))
 
 
 def provenance(service: Service) -> dict | None:

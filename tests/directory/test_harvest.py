@@ -686,6 +686,25 @@ class PublishingTests:
         assert provenance["remote_id"] in {i["id"] for i in variants()[:2]}
         assert provenance["last_seen"] and provenance["withdrawn"] is False
 
+    def test_their_organisations_and_venues_follow_the_same_rule(self, server, places):
+        from directory.models import Organization, ServiceAtLocation
+
+        local = make_service("Our own walk", at="SK14 1AA")
+        record = placed_full_record("r1", "Counselling", "SK14 1PW")
+        url = serve(server, "la", FakeFeed([record]))
+        feed = harvest.feed_for_url(url)
+        harvest.harvest(feed, delay=0)
+        copied = service_for(url, "r1")
+        orgs = harvest.publishable_organizations(Organization.objects.all())
+        assert set(orgs) == {local.organization}
+        venues = ServiceAtLocation.objects.filter(harvest.republishable_q("service"))
+        assert {v.service_id for v in venues} == {local.pk}
+        Feed.objects.filter(pk=feed.pk).update(republish=True)
+        orgs = harvest.publishable_organizations(Organization.objects.all())
+        assert set(orgs) == {local.organization, copied.organization}
+        venues = ServiceAtLocation.objects.filter(harvest.republishable_q("service"))
+        assert {v.service_id for v in venues} == {local.pk, copied.pk}
+
     def test_provenance_for_a_page_of_services_costs_one_query(
         self, server, places, django_assert_num_queries
     ):
