@@ -71,6 +71,24 @@ class SystemdUnitTests:
             assert re.search(rf"^{name}=\S", env, re.M), f"{name} is not set in the env file"
 
 
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
+def test_systemd_reads_every_line_of_the_units(tmp_path):
+    """Every key known to systemd (a misspelt hardening option would be silently ignored)."""
+    for unit in sorted((DEPLOY / "systemd").iterdir()):
+        copy = tmp_path / unit.name
+        copy.write_text(unit.read_text())
+        result = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", str(copy)], capture_output=True, text=True
+        )
+        complaints = [
+            line
+            for line in (result.stdout + result.stderr).splitlines()
+            # The checkout is not installed at /srv/flourish/app on this machine.
+            if line.strip() and "/srv/flourish/app/.venv/bin/" not in line
+        ]
+        assert complaints == [], f"{unit.name}: {complaints}"
+
+
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed (bin/setup installs it)")
 class NginxSiteTests:
     def filled(self, tmp_path, **overrides) -> Path:
