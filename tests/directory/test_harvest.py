@@ -246,6 +246,12 @@ class FirstHarvestTests:
                 harvest.check_public(address)
         harvest.check_public("https://8.8.8.8/api")  # a public address passes
 
+    def test_the_command_explains_itself(self, capsys):
+        with pytest.raises(SystemExit):
+            call_command("harvest_openreferral", "--help")
+        out = capsys.readouterr().out
+        assert "cron" in out and "--allow-mass-withdrawal" in out
+
     def test_it_says_why_a_feed_cannot_be_harvested(self, db):
         with pytest.raises(CommandError, match="Give either a URL or --due"):
             call_command("harvest_openreferral")

@@ -45,7 +45,12 @@ class Command(BaseCommand):
             default=harvest.DELAY_SECONDS,
             help="Seconds between requests (be polite)",
         )
-        parser.add_argument("--max-pages", type=int, default=harvest.MAX_PAGES)
+        parser.add_argument(
+            "--max-pages",
+            type=int,
+            default=harvest.MAX_PAGES,
+            help="Stop after this many pages (the walk is then incomplete: nothing withdrawn)",
+        )
         parser.add_argument("--per-page", type=int, help="Ask for this many services a page")
         parser.add_argument(
             "--always-details",
@@ -55,8 +60,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--allow-mass-withdrawal",
             action="store_true",
-            help=f"Withdraw what the feed no longer lists even if that is more than "
-            f"{harvest.MAX_WITHDRAWN_SHARE:.0%} of its services (otherwise none is withdrawn)",
+            help="Withdraw what the feed no longer lists even when that is more than half its "
+            "services (and more than five), or all of them; otherwise none is withdrawn",
         )
         parser.add_argument(
             "--contact",
