@@ -165,7 +165,12 @@ def feed_for_url(
 
 
 def local_id(feed: Feed, kind: str, remote) -> str:
-    """Our id for the feed's ``kind`` record ``remote``: stable, and the feed's alone."""
+    """Our id for the feed's ``kind`` record ``remote``: stable, and the feed's alone (a UUID
+    however it is written: upper case, braces)."""
+    try:
+        remote = uuid.UUID(str(remote).strip())
+    except ValueError:
+        remote = str(remote).strip()
     return str(uuid.uuid5(feed.id, f"{kind}/{remote}"))
 
 

@@ -246,6 +246,25 @@ class FirstHarvestTests:
                 harvest.check_public(address)
         harvest.check_public("https://8.8.8.8/api")  # a public address passes
 
+    def test_ids_are_mapped_into_the_feeds_namespace_except_vocabulary_terms(self, db):
+        feed = harvest.feed_for_url("https://example.org/api")
+        term = str(uuid.uuid4())
+        record = {
+            "id": "AC148810-D857-441C-9679-408F346DE14B",
+            "organization_id": 7,
+            "organization": {"id": 7, "name": "Example"},
+            "service_areas": [{"id": "a1", "serviceId": "ac148810-d857-441c-9679-408f346de14b"}],
+            "attributes": [{"id": "x", "taxonomy_term_id": term, "taxonomy_term": {"id": term}}],
+        }
+        mapped = harvest.map_ids(feed, record)
+        service = harvest.local_id(feed, "service", "ac148810-d857-441c-9679-408f346de14b")
+        assert mapped["id"] == service == mapped["service_areas"][0]["serviceId"]
+        assert mapped["organization_id"] == mapped["organization"]["id"] != "7"
+        assert mapped["attributes"][0]["taxonomy_term_id"] == term
+        assert mapped["attributes"][0]["taxonomy_term"] == {"id": term}
+        other = harvest.feed_for_url("https://example.net/api")
+        assert harvest.map_ids(other, record)["id"] != mapped["id"]
+
     def test_the_command_explains_itself(self, capsys):
         with pytest.raises(SystemExit):
             call_command("harvest_openreferral", "--help")
