@@ -31,19 +31,39 @@ def is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def is_fhir(request) -> bool:
+    """A FHIR request: its errors are OperationOutcomes, whoever answers them."""
+    return request.path.startswith("/fhir/")
+
+
+def fhir_error(status: int, text: str) -> JsonResponse:
+    """An OperationOutcome in the shape the FHIR views give (referrals.fhir.resources)."""
+    from referrals.fhir.resources import Issue, operation_outcome
+    from referrals.fhir.views import FHIR_JSON, ISSUE_TYPES
+
+    body = operation_outcome(status, [Issue(ISSUE_TYPES.get(status, "processing"), text)])
+    return JsonResponse(body, status=status, content_type=FHIR_JSON)
+
+
 def bad_request(request, exception):
+    if is_fhir(request):
+        return fhir_error(400, "Bad request: the request could not be read.")
     if is_api(request):
         return JsonResponse({"detail": "Bad request: the request could not be read."}, status=400)
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request, exception):
+    if is_fhir(request):
+        return fhir_error(403, "You do not have permission to do that.")
     if is_api(request):
         return JsonResponse({"detail": "You do not have permission to do that."}, status=403)
     return defaults.permission_denied(request, exception)
 
 
 def not_found(request, exception):
+    if is_fhir(request):
+        return fhir_error(404, "Not found: no such address.")
     if is_api(request):
         return JsonResponse(
             {"detail": "Not found: no such address in the API (see /api/docs/)."}, status=404
@@ -55,6 +75,8 @@ def server_error(request):
     exception = sys.exc_info()[1]
     if isinstance(exception, (OperationalError, InterfaceError)):
         return database_unavailable(request, exception)
+    if is_fhir(request):
+        return fhir_error(500, "Something went wrong on our side; it has been logged.")
     if is_api(request):
         return JsonResponse(
             {"detail": "Something went wrong on our side; it has been logged. Try again later."},
@@ -71,7 +93,9 @@ def database_unavailable(request, exception):
             conn.close()
         except (OperationalError, InterfaceError):
             pass
-    if is_api(request) or request.path.startswith(("/fhir/", "/openreferral/")):
+    if is_fhir(request):
+        response = fhir_error(503, DATABASE_DOWN)
+    elif is_api(request) or request.path.startswith("/openreferral/"):
         response = JsonResponse({"detail": DATABASE_DOWN}, status=503)
     else:
         response = HttpResponse(render_to_string("503.html"), status=503)

@@ -100,6 +100,10 @@ class HostileInputMiddleware:
         reason = _refusal(request)
         if reason is None:
             return self.get_response(request)
+        if request.path_info.startswith("/fhir/"):
+            from config.errors import fhir_error
+
+            return fhir_error(400, reason)
         if request.path_info.startswith(API_PREFIXES):
             response = JsonResponse({"detail": reason}, status=400)
             if request.path_info.startswith("/openreferral/"):
