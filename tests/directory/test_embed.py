@@ -261,3 +261,18 @@ class BuilderTests:
 
     def test_it_only_answers_get(self, client, hyde):
         assert client.post("/embed/").status_code == 405
+
+
+class NoInlineCodeTests:
+    @pytest.mark.parametrize(
+        "url", ["/embed/", "/embed/?kind=bogus", WIDGET, WIDGET + "?postcode=SK14+1AA"]
+    )
+    def test_no_inline_scripts_styles_or_handlers(self, client, hyde, url):
+        body = client.get(url).content.decode()
+        # The snippet to copy is text in a textarea, not markup of the page.
+        body = re.sub(r"<textarea[^>]*>.*?</textarea>", "", body, flags=re.S)
+        assert not re.search(r"\son[a-z]+\s*=", body), url
+        assert not re.search(r"\sstyle\s*=", body), url
+        assert "<style" not in body, url
+        for tag in re.findall(r"<script[^>]*>", body):
+            assert 'src="/static/' in tag, (url, tag)

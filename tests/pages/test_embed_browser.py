@@ -283,3 +283,34 @@ def test_take_the_shortlist_away(setup):
         pdf = page.pdf(format="A4", print_background=False, prefer_css_page_size=True)
         assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
         page.emulate_media(media="screen")
+
+
+def test_the_resize_script_listens_only_to_flourish(setup):
+    """Another site's frame on the same page cannot resize frames through the script."""
+    if not setup["js"]:
+        pytest.skip("the resize script needs JavaScript; without it frames keep their height")
+    page, live, practice = setup["page"], setup["live"], setup["practice"]
+    code = snippet_from_builder(setup["browser"], live, "")
+    practice.pages["/other.html"] = (
+        "<!doctype html><title>Other</title><p>Another widget</p><script>"
+        # Again and again, so it also comes after the resize script has loaded.
+        "setInterval(function () {"
+        "parent.postMessage({type: 'flourish-embed:height', height: 3000}, '*');"
+        "}, 50);</script>"
+    )
+    page.goto(
+        practice.put(
+            "/two.html",
+            code + '<iframe id="other" src="/other.html" title="Another widget" height="200">'
+            "</iframe>",
+        )
+    )
+    widget, frame = widget_frame(page)
+    expect(frame.get_by_label("Your postcode")).to_be_visible()
+    other = page.locator("#other")
+    expect(other.content_frame.get_by_text("Another widget")).to_be_visible()
+    page.wait_for_timeout(1000)
+    assert other.evaluate("f => f.clientHeight") == 200  # its own height, borders aside
+    assert other.get_attribute("style") is None
+    # The Flourish frame was fitted by the same script meanwhile.
+    assert widget.evaluate("f => f.getBoundingClientRect().height") < 600
