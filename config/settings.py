@@ -301,6 +301,8 @@ X_FRAME_OPTIONS = "DENY"
 # terminated by a proxy that already redirects). Tied to DEBUG so `make run` and the tests, which
 # speak plain HTTP, are not redirected.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# A load balancer or systemd probes each app server directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)  # a year
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 # The preload directive only allows submitting the domain to browsers' preload lists (by hand, at
@@ -393,6 +395,14 @@ EMAIL_DELIVERY_LEASE_SECONDS = env_int("EMAIL_DELIVERY_LEASE_SECONDS", 120)
 # How often each worker looks for periodic work that is due, and how often each job runs.
 WORKER_TICK_SECONDS = env_int("WORKER_TICK_SECONDS", 15)
 CHASE_EVERY_SECONDS = env_int("CHASE_EVERY_SECONDS", 3600)
+# Open Referral feeds kept in the admin are harvested when due (each feed has its own interval);
+# the worker looks for due feeds this often.
+HARVEST_EVERY_SECONDS = env_int("HARVEST_EVERY_SECONDS", 3600)
+# Named in the harvester's User-Agent, so a feed's owner can reach us (a URL or an address).
+HARVEST_CONTACT = env_str("HARVEST_CONTACT")
+# Editors type feed URLs and the server fetches them: private, loopback and link-local addresses
+# are refused unless this is on (the tests' loopback feeds; never in production).
+HARVEST_ALLOW_PRIVATE_ADDRESSES = env_bool("HARVEST_ALLOW_PRIVATE_ADDRESSES", False)
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60)
 
 # --- API ----------------------------------------------------------------------------------

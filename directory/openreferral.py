@@ -11,6 +11,10 @@ with its ``status``: a harvester that copied a service needs to see it turn inac
 to withdraw its copy, which it could not if the service simply vanished. Consumers that show
 services to the public should show only ``active`` ones (and ``temporarily closed`` ones with
 a notice), as Flourish's own pages do. The root (``/openreferral/``) says the same.
+
+Services harvested from other directories (directory.harvest) are carried only where their
+source's licence lets us republish them (``feed_services()``, the one rule every endpoint
+starts from), each with its provenance in ``flourish.source``.
 """
 
 import functools
@@ -24,6 +28,7 @@ from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, P
 from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.http import HttpResponse, JsonResponse
 
+from directory import harvest
 from directory.models import (
     Attribute,
     Location,
@@ -332,16 +337,24 @@ def service_dict(service: Service, *, full: bool = True) -> dict:
             "capacity_available": service.capacity_available,
             "capacity_maximum": service.capacity_maximum,
             "capacity_unit": service.capacity_unit,
+            # Where a harvested service came from, and under which licence (directory.harvest).
+            "source": harvest.provenance(service),
         }
     )
     return data
 
 
+def feed_services():
+    """The services the feed carries: published ones, less harvested services whose source's
+    licence does not let us republish them. Every endpoint of the feed starts here."""
+    return harvest.publishable_services(Service.objects.published())
+
+
 def full_services(queryset=None):
     """Services with everything ``service_dict(full=True)`` reads, in a fixed number of queries."""
-    queryset = Service.objects.published() if queryset is None else queryset
+    queryset = feed_services() if queryset is None else queryset
     location_parts = ("accessibility", "phones__languages")
-    return queryset.select_related("organization").prefetch_related(
+    return queryset.select_related("organization", "harvested__feed").prefetch_related(
         "schedules",
         "service_areas",
         Prefetch(
@@ -502,19 +515,19 @@ def services(request):
     params = _params(request, FeedServiceParams)
     full = params["full"]
     # Every status, each with its status: see the module docstring.
-    queryset = filter_services(params, Service.objects.published().order_by("name", "id"))
-    queryset = full_services(queryset) if full else queryset.select_related("organization")
+    queryset = filter_services(params, feed_services().order_by("name", "id"))
+    queryset = (
+        full_services(queryset)
+        if full
+        else queryset.select_related("organization", "harvested__feed")
+    )
     return _page(params, queryset, functools.partial(service_dict, full=full))
 
 
 @open_feed
 def service(request, id: str):
     # Every status, inactive and defunct included, so a harvester can withdraw its copy.
-    found = (
-        full_services(Service.objects.published()).filter(pk=_uuid(id)).first()
-        if _uuid(id)
-        else None
-    )
+    found = full_services(feed_services()).filter(pk=_uuid(id)).first() if _uuid(id) else None
     return _json(service_dict(found)) if found else _not_found("service")
 
 
@@ -529,7 +542,7 @@ def _sal_dict(sal: ServiceAtLocation) -> dict:
 @open_feed
 def service_at_locations(request):
     params = _params(request, FeedServiceAtLocationParams)
-    services_qs = filter_services(params, Service.objects.published())
+    services_qs = filter_services(params, feed_services())
     sals = ServiceAtLocation.objects.filter(service__in=services_qs.values("pk")).select_related(
         "location", "service__organization"
     )
@@ -560,8 +573,8 @@ def service_at_location(request, id: str):
     found = None
     if _uuid(id):
         found = (
-            ServiceAtLocation.objects.filter(pk=_uuid(id))
-            .select_related("location", "service__organization")
+            ServiceAtLocation.objects.filter(pk=_uuid(id), service__in=feed_services().values("pk"))
+            .select_related("location", "service__organization", "service__harvested__feed")
             .prefetch_related("schedules", "location__accessibility", "location__phones__languages")
             .first()
         )
@@ -575,7 +588,7 @@ def service_at_location(request, id: str):
 @open_feed
 def organizations(request):
     params = _params(request, FeedSearchParams)
-    queryset = Organization.objects.order_by("name", "id")
+    queryset = harvest.publishable_organizations(Organization.objects.order_by("name", "id"))
     if params["search"]:
         queryset = queryset.filter(name__icontains=params["search"])
     return _page(params, queryset, organization_dict)
@@ -583,15 +596,14 @@ def organizations(request):
 
 @open_feed
 def organization(request, id: str):
-    found = Organization.objects.filter(pk=_uuid(id)).first() if _uuid(id) else None
+    organizations = harvest.publishable_organizations(Organization.objects.all())
+    found = organizations.filter(pk=_uuid(id)).first() if _uuid(id) else None
     if not found:
         return _not_found("organization")
     data = organization_dict(found)
     data["services"] = [
         service_dict(s)
-        for s in full_services(
-            Service.objects.published().filter(organization=found).order_by("name", "id")
-        )
+        for s in full_services(feed_services().filter(organization=found).order_by("name", "id"))
     ]
     return _json(data)
 

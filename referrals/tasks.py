@@ -103,10 +103,20 @@ def chase_referrals_task() -> dict:
     return {"reminded": len(result.reminded), "declined": len(result.declined)}
 
 
+@task()
+def harvest_feeds_task() -> list[str]:
+    """Harvest every Open Referral feed in the admin whose interval has passed (a feed is
+    claimed first, so a cron `harvest_openreferral --due` and the worker never walk one twice)."""
+    from directory.harvest import harvest_due
+
+    return [str(report) for report in harvest_due()]
+
+
 # name -> (task, the setting that says how often, in seconds)
 PERIODIC = {
     "chase_referrals": (chase_referrals_task, "CHASE_EVERY_SECONDS"),
     "sweep_outbox": (sweep_outbox, "OUTBOX_SWEEP_SECONDS"),
+    "harvest_feeds": (harvest_feeds_task, "HARVEST_EVERY_SECONDS"),
 }
 
 

@@ -757,3 +757,24 @@ class BristolTests:
         assert rich.contacts.exists()
         fetched = {r["path"] for r in server.requests}
         assert f"/bristol/services/{detail['id']}" in fetched
+
+
+@pytest.mark.django_db
+class WorkerHarvestTests:
+    def test_the_worker_harvests_each_due_feed_from_its_periodic_task(self, server, settings):
+        from django_tasks_db.models import DBTaskResult
+
+        from referrals.tasks import tick
+        from tests.conftest import run_tasks
+
+        items = variants()[:5]
+        url = serve(server, "due", FakeFeed(items))
+        feed = harvest.feed_for_url(url)
+        assert "harvest_feeds" in tick()
+        run_tasks()
+        feed.refresh_from_db()
+        assert feed.last_outcome == Feed.Outcome.COMPLETE
+        assert HarvestedRecord.objects.filter(feed=feed).count() == len(items)
+        assert "harvest_feeds" not in tick()  # not due again for an hour
+        task = DBTaskResult.objects.get(task_path__endswith="harvest_feeds_task")
+        assert task.status == "SUCCESSFUL"
