@@ -338,7 +338,7 @@ def page_statement(query: dict) -> tuple[str, list]:
     SELECT s.id, s.name, s.description, s.email, s.url, s.kind, s.access, s.fees,
            s.organization_id, o.name, page.distance, page.match,
            ARRAY(SELECT a.taxonomy_term_id FROM directory_attribute a WHERE a.service_id = s.id),
-           (SELECT json_agg(json_build_array({", ".join(f"sc.{f}" for f in _Rule.__slots__)}))
+           (SELECT json_agg(json_build_array({_RULE_COLUMNS}))
             FROM (SELECT * FROM directory_schedule WHERE service_id = s.id
                   UNION ALL
                   SELECT sc.* FROM directory_schedule sc
@@ -388,6 +388,7 @@ class _Rule:
         "valid_from",
         "valid_to",
         "dtstart",
+        "cancelled_dates",
     )
     runs_on = Schedule.runs_on
     sessions = Schedule.sessions
@@ -401,6 +402,18 @@ class _Rule:
             setattr(self, name, parse_time(values[name]) if values[name] else None)
         for name in ("valid_from", "valid_to", "dtstart"):
             setattr(self, name, parse_date(values[name]) if values[name] else None)
+        self.cancelled_dates = {parse_date(d) for d in values["cancelled_dates"] or ()}
+
+
+# The statement's columns for a _Rule: the schedule's own, then the dates its organisation
+# cancelled a session on (presenters.next_session skips them; from yesterday, as it looks).
+_RULE_COLUMNS = ", ".join(
+    [f"sc.{f}" for f in _Rule.__slots__ if f != "cancelled_dates"]
+    + [
+        "(SELECT json_agg(cs.date) FROM directory_cancelledsession cs"
+        " WHERE cs.schedule_id = sc.id AND cs.date >= CURRENT_DATE - 1)"
+    ]
+)
 
 
 class _Cost(NamedTuple):

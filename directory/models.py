@@ -270,7 +270,8 @@ class ServiceQuerySet(models.QuerySet):
         a close at or before the open runs past midnight into the next morning, so a session
         that started yesterday evening can still be running now. ``valid_from``/``valid_to``
         bound the day the session starts on. Schedules may hang on the service or on one of its
-        service_at_locations.
+        service_at_locations. A session its organisation cancelled (``CancelledSession``, on
+        the day it starts) is not running.
 
         First a necessary condition from the service's own row (``Service.may_run_at_q``,
         indexed), then the exact rule on its schedules and its venues' schedules.
@@ -282,9 +283,13 @@ class ServiceQuerySet(models.QuerySet):
             Schedule.runs_on_q(today)
             & Q(opens_at__lte=now)
             & (Q(closes_at__isnull=True) | Q(closes_at__gt=now) | Q(closes_at__lte=F("opens_at")))
+            & ~Exists(CancelledSession.objects.filter(schedule=OuterRef("pk"), date=today))
         )
         started_yesterday = (
-            Schedule.runs_on_q(yesterday) & Q(closes_at__lte=F("opens_at")) & Q(closes_at__gt=now)
+            Schedule.runs_on_q(yesterday)
+            & Q(closes_at__lte=F("opens_at"))
+            & Q(closes_at__gt=now)
+            & ~Exists(CancelledSession.objects.filter(schedule=OuterRef("pk"), date=yesterday))
         )
         sessions = Schedule.objects.filter(
             Schedule.may_run_at_q(local) & (started_today | started_yesterday)
@@ -985,3 +990,13 @@ class Helpline(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Organisations keeping their own listings true (issue 12): directory/listing_models.py ---
+# Imported here so Django finds them in the directory app; they import the classes above.
+from directory.listing_models import (  # noqa: E402, F401
+    CancelledSession,
+    ListingChange,
+    ListingConfirmation,
+    ListingLink,
+)

@@ -22,12 +22,19 @@ def next_session(
     schedules: Iterable[Schedule], now: dt.datetime
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(opens, closes) of the session running now or, if none, the next one to start. Both
-    None when no session starts in the next two months."""
+    None when no session starts in the next two months.
+
+    A session its organisation cancelled is skipped: each schedule may carry the set of dates
+    its sessions are cancelled on as ``cancelled_dates`` (``schedules_of`` attaches them to a
+    page's schedules, the search's statement to its rows; directory.listing_models)."""
     local = now.astimezone(LONDON)
     start = local.date() - dt.timedelta(days=1)  # a session from last night may still be on
     best = None
     for schedule in schedules:
+        cancelled = getattr(schedule, "cancelled_dates", None) or ()
         for opens, closes in schedule.sessions(start, NEXT_OPENING_HORIZON_DAYS + 1):
+            if opens.date() in cancelled:
+                continue
             if closes > local:
                 if best is None or opens < best[0]:
                     best = (opens, closes)
@@ -36,10 +43,16 @@ def next_session(
 
 
 def schedules_of(service: Service) -> list[Schedule]:
-    """The service's own schedules and its venues' (from prefetched relations)."""
+    """The service's own schedules and its venues' (from prefetched relations), each with its
+    ``cancelled_dates`` (one query)."""
+    from directory.listings import cancelled_dates
+
     schedules = list(service.schedules.all())
     for sal in service.service_at_locations.all():
         schedules.extend(sal.schedules.all())
+    cancelled = cancelled_dates(schedules, dt.date.today())
+    for schedule in schedules:
+        schedule.cancelled_dates = cancelled.get(schedule.pk, set())
     return schedules
 
 
