@@ -510,3 +510,11 @@ LOGGING = {
 # site may, so any practice or council can paste the snippet; every other page keeps
 # frame-ancestors 'none' and X-Frame-Options DENY.
 EMBED_FRAME_ANCESTORS = env_list("EMBED_FRAME_ANCESTORS", ["*"])
+# A source with a space or a semicolon would add sources or directives to the widget's policy.
+if not EMBED_FRAME_ANCESTORS or any(
+    c in source for source in EMBED_FRAME_ANCESTORS for c in ' \t;"'
+):
+    raise ImproperlyConfigured(
+        "EMBED_FRAME_ANCESTORS must be comma-separated sources like https://*.nhs.uk, "
+        f"each without spaces or semicolons; got {EMBED_FRAME_ANCESTORS!r}"
+    )
