@@ -276,3 +276,30 @@ class NoInlineCodeTests:
         assert "<style" not in body, url
         for tag in re.findall(r"<script[^>]*>", body):
             assert 'src="/static/' in tag, (url, tag)
+
+
+class FrameAncestorsSettingTests:
+    def import_settings(self, value: str):
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        return subprocess.run(
+            [sys.executable, "-c", "import config.settings as s; print(s.EMBED_FRAME_ANCESTORS)"],
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "EMBED_FRAME_ANCESTORS": value},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def test_it_reads_a_list_of_sources(self):
+        result = self.import_settings("https://*.nhs.uk, https://practice.example")
+        assert result.returncode == 0, result.stderr
+        assert "['https://*.nhs.uk', 'https://practice.example']" in result.stdout
+
+    def test_it_refuses_a_value_that_would_add_to_the_policy(self):
+        result = self.import_settings("https://a.example; script-src *")
+        assert result.returncode != 0
+        assert "EMBED_FRAME_ANCESTORS must be comma-separated sources" in result.stderr
