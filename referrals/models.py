@@ -9,6 +9,7 @@ Special-category health data lives here. Three rules hold throughout:
 
 import logging
 import re
+import secrets
 import uuid
 from datetime import date, timedelta
 
@@ -308,11 +309,24 @@ class Patient(models.Model):
     practice = models.ForeignKey(
         Practice,
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="patients",
         help_text="The practice that recorded these details; only it may change them.",
     )
+    # A person who referred themselves has no referring practice: their record is held by the
+    # team they asked, one new record per self-referral (see ``services.referral_create``).
+    team = models.ForeignKey(
+        "Team",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="self_referred_patients",
+        help_text="For a self-referral: the team the person asked, which holds these details.",
+    )
+    # Required from a practice; a person referring themselves often does not know it.
     nhs_number = models.CharField(
-        "NHS number", max_length=10, db_index=True, validators=[validate_nhs_number]
+        "NHS number", max_length=10, blank=True, db_index=True, validators=[validate_nhs_number]
     )
     given_name = models.CharField(max_length=100)
     family_name = models.CharField(max_length=100)
@@ -351,7 +365,15 @@ class Patient(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(nhs_number__regex=r"^[0-9]{10}$"), name="nhs_number_ten_digits"
+                condition=Q(nhs_number__regex=r"^[0-9]{10}$")
+                | Q(nhs_number="", practice__isnull=True),
+                name="nhs_number_ten_digits",
+            ),
+            # Recorded by one practice, or (a self-referral) held by one team: never both.
+            models.CheckConstraint(
+                condition=Q(practice__isnull=False, team__isnull=True)
+                | Q(practice__isnull=True, team__isnull=False),
+                name="patient_held_by_practice_or_team",
             ),
             models.UniqueConstraint(
                 fields=["practice", "nhs_number"], name="unique_patient_per_practice"
@@ -383,6 +405,7 @@ class SecurityEvent(models.Model):
     class Kind(models.TextChoices):
         NHS_NUMBER_DOB_MISMATCH = "nhs_dob_mismatch", "NHS number and date of birth disagree"
         RATE_LIMITED = "rate_limited", "Rate limit reached"
+        SELF_REFERRAL_REFUSED = "self_ref_refused", "Self-referral refused by a spam check"
 
     at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -448,7 +471,22 @@ class ReferralQuerySet(models.QuerySet):
         return self.filter(status__in=OPEN_STATUSES)
 
 
+# Crockford's base 32: no I, L, O or U, so a reference read out on the phone is not misheard.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_reference() -> str:
+    """``7KQ3-M9XD``: 40 random bits, short enough to read out, too many to guess (and nothing
+    public looks a referral up by it: only the team, signed in, sees it beside the referral)."""
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
 class Referral(models.Model):
+    class Source(models.TextChoices):
+        CLINICIAN = "clinician", "Clinician"
+        SELF = "self", "Self-referral"
+
     class Status(models.TextChoices):
         NEW = "new", "New"
         ACCEPTED = "accepted", "Accepted"
@@ -483,10 +521,23 @@ class Referral(models.Model):
     NOT_PICKED_UP = "Not picked up in time"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Who asked: a clinician at a practice (the pages, the API, FHIR), or the person themselves
+    # through the public form, with no practice and no referrer (see the constraint below).
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.CLINICIAN, editable=False
+    )
+    # Given to a person who referred themselves, to quote when they call the team.
+    reference = models.CharField(max_length=9, unique=True, null=True, blank=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="referrals")
-    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="referrals")
+    practice = models.ForeignKey(
+        Practice, null=True, blank=True, on_delete=models.PROTECT, related_name="referrals"
+    )
     referred_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals_made"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referrals_made",
     )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="referrals")
     assigned_to = models.ForeignKey(
@@ -530,6 +581,26 @@ class Referral(models.Model):
                 fields=["referred_by", "idempotency_key"], name="unique_referral_idempotency_key"
             ),
             models.CheckConstraint(condition=Q(consent_to_contact=True), name="consent_required"),
+            # A clinician's referral always has its practice and referrer; a self-referral has
+            # neither, and always a reference for the person to quote.
+            models.CheckConstraint(
+                condition=Q(source="clinician", practice__isnull=False, referred_by__isnull=False)
+                | Q(
+                    source="self",
+                    practice__isnull=True,
+                    referred_by__isnull=True,
+                    reference__isnull=False,
+                ),
+                name="referral_source_has_its_referrer",
+            ),
+            # The public form's single-use token, as the backstop to the cache: one referral per
+            # token even if the cache lost it (referred_by is NULL, so the constraint above on
+            # (referred_by, idempotency_key) does not hold for these).
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(source="self"),
+                name="unique_self_referral_token",
+            ),
         ]
         indexes = [models.Index(fields=["team", "status", "created_at"])]
 
@@ -542,6 +613,17 @@ class Referral(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_self_referral(self) -> bool:
+        return self.source == self.Source.SELF
+
+    @property
+    def from_label(self) -> str:
+        """Where the referral came from, as the team's pages show it."""
+        if self.is_self_referral:
+            return self.Source.SELF.label
+        return self.practice.name
 
     def time_in_status(self, now=None) -> timedelta:
         return (now or timezone.now()) - self.status_changed_at
@@ -726,7 +808,11 @@ class Referral(models.Model):
 
     def _tell_referrer(self, to: str, *, now) -> None:
         """The PRSB "message back to the GP and referrer": accepted, declined (why), closed
-        (outcome). No patient name in the message: it may leave by email."""
+        (outcome). No patient name in the message: it may leave by email. A self-referral has no
+        referrer to tell: the team contacts the person itself, and nothing about the referral is
+        sent back to the public beyond the confirmation."""
+        if self.referred_by_id is None:
+            return
         ref = str(self.pk)[:8]
         if to == self.Status.ACCEPTED:
             message = f"Your referral {ref} was accepted by {self.team.name}."
@@ -765,7 +851,10 @@ class Referral(models.Model):
         person, or an earlier referral); ``check``: same NHS number, different date of birth
         (one of the two practices mistyped something: the team should check before merging
         anything). A referrer sees only their own practice's; the receiving team sees both
-        practices' referrals to it, which is the point: it reconciles them."""
+        practices' referrals to it, which is the point: it reconciles them. A self-referral
+        given without an NHS number matches nothing (an empty number is no one's)."""
+        if not self.patient.nhs_number:
+            return {"same": [], "check": []}
         others = (
             Referral.objects.visible_to(user)
             .filter(patient__nhs_number=self.patient.nhs_number)
@@ -811,7 +900,11 @@ class ReferralEvent(models.Model):
 
     @property
     def by_label(self) -> str:
-        return _person(self.by) if self.by else "Flourish (automatic)"
+        if self.by:
+            return _person(self.by)
+        if self.kind == self.Kind.CREATED:
+            return "The person (self-referral)"
+        return "Flourish (automatic)"
 
 
 class Notification(models.Model):

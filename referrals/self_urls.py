@@ -1,3 +1,9 @@
-"""URLs of one part of issue 12 (see the module's views); mounted in config/urls.py."""
+"""Refer yourself (issue 12): the public form; mounted at /refer-yourself/ in config/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from referrals import self_referral
+
+urlpatterns = [
+    path("", self_referral.refer_yourself, name="referrals-self"),
+]

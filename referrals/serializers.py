@@ -153,7 +153,16 @@ class ReferralSerializer(serializers.ModelSerializer):
     """A referral without the patient's details (lists, create and action answers)."""
 
     team = TeamBriefSerializer(read_only=True)
-    practice = serializers.CharField(source="practice.ods_code", read_only=True)
+    # None for a self-referral (source "self"): the person asked, with no practice.
+    practice = serializers.CharField(
+        source="practice.ods_code", read_only=True, allow_null=True, default=None
+    )
+    source = serializers.ChoiceField(choices=Referral.Source.choices, read_only=True)
+    reference = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The reference a person who referred themselves was given; null otherwise.",
+    )
     needs = serializers.SlugRelatedField(many=True, slug_field="code", read_only=True)
     patient_name = serializers.CharField(source="patient.name", read_only=True)
     assigned_to = serializers.CharField(
@@ -170,6 +179,8 @@ class ReferralSerializer(serializers.ModelSerializer):
             "id",
             "status",
             "version",
+            "source",
+            "reference",
             "patient_name",
             "practice",
             "team",
@@ -203,7 +214,9 @@ class PatientSerializer(serializers.ModelSerializer):
 class SamePersonSerializer(serializers.ModelSerializer):
     """Another referral the reader can already see for the same person (ids and status only)."""
 
-    practice = serializers.CharField(source="practice.ods_code", read_only=True)
+    practice = serializers.CharField(
+        source="practice.ods_code", read_only=True, allow_null=True, default=None
+    )
     match = serializers.ChoiceField(
         choices=[
             ("same", "Same NHS number and date of birth"),

@@ -16,12 +16,14 @@ from directory.search import SearchError, search_services
 from geo import postcodes
 from geo.models import Place, PostcodeNotFound, locate_postcode
 from referrals.models import (
+    OutgoingEmail,
     Patient,
     Practice,
     Referral,
     ReferralEvent,
     SecurityEvent,
     Team,
+    new_reference,
     nhs_number_digits,
 )
 
@@ -139,6 +141,59 @@ def _find_or_add_patient(*, practice: Practice, data: dict, by, ip_address) -> P
     return patient
 
 
+def _add_self_referred_patient(*, team: Team, data: dict) -> Patient:
+    """A new record for a person who referred themselves, held by the team they asked.
+
+    Always new, never looked up: whoever fills in the public form cannot find, join or change a
+    record anyone else made (a practice's or an earlier self-referral), and the form answers the
+    same whatever the NHS number. The team sees the match itself (``Referral.same_person``)."""
+    postcode = postcodes.normalise(data.get("postcode", ""))
+    place = place_postcode(postcode) if postcode else None
+    patient = Patient(
+        team=team,
+        nhs_number=nhs_number_digits(data.get("nhs_number", "")),
+        postcode=postcode,
+        point=place.point if place else None,
+    )
+    for name in ("given_name", "family_name", "date_of_birth", *Patient.CONTACT_FIELDS):
+        if data.get(name) not in (None, ""):
+            setattr(patient, name, data[name])
+    patient.full_clean(validate_unique=False, validate_constraints=False)
+    patient.save()
+    return patient
+
+
+def self_referral_limits() -> tuple[tuple[str, int, int], ...]:
+    """(scope, limit, seconds) for self-referrals from one address (settings, with defaults)."""
+    return (
+        ("self-referral-hour", getattr(settings, "SELF_REFERRALS_PER_HOUR", 3), 3600),
+        ("self-referral-day", getattr(settings, "SELF_REFERRALS_PER_DAY", 10), 24 * 3600),
+    )
+
+
+def _refuse_if_too_many_from(ip_address) -> None:
+    """The public form: a few self-referrals an hour and a day from one address, counted in the
+    shared cache (``config.ratelimit``) so every process sees one count. The first refusal in
+    a window is a security event."""
+    key = ip_address or "unknown"
+    for scope, limit, period in self_referral_limits():
+        retry_after = ratelimit.hit(scope, key, limit=limit, period_s=period)
+        if retry_after is None:
+            continue
+        if ratelimit.hit(f"{scope}-logged", key, limit=1, period_s=period) is None:
+            SecurityEvent.record(
+                kind=SecurityEvent.Kind.RATE_LIMITED,
+                ip_address=ip_address,
+                detail=f"More than {limit} self-referrals from one address in "
+                f"{period // 3600} hour{'s' if period > 3600 else ''}.",
+            )
+        raise ratelimit.RateLimited(
+            retry_after,
+            "We have had several requests from your connection in a short time, so we cannot "
+            "send this one yet.",
+        )
+
+
 def _refuse_if_too_fast(by, ip_address) -> None:
     """A clinician makes tens of referrals a day, not hundreds a minute: past either limit the
     request is a 429 with Retry-After (``config.ratelimit``, shared by every process), and the
@@ -176,7 +231,7 @@ def find_replay(by, idempotency_key: str, fingerprint: str) -> Referral | None:
 def referral_create(
     *,
     by,
-    practice: Practice,
+    practice: Practice | None,
     patient: dict,
     needs: list[TaxonomyTerm],
     team: Team,
@@ -189,15 +244,24 @@ def referral_create(
     fingerprint: str = "",
     ip_address: str | None = None,
     rate_limit: bool = True,
+    source: str = Referral.Source.CLINICIAN,
 ) -> tuple[Referral, bool]:
-    """A clinician refers a patient (found by NHS number in their practice, or added) to a team.
+    """A clinician refers a patient (found by NHS number in their practice, or added) to a team;
+    or, with ``source=Referral.Source.SELF`` (and no ``by`` or ``practice``), a person refers
+    themselves through the public form: their record is new and held by the team
+    (``_add_self_referred_patient``), needs are optional, the limits are per address, and an
+    email confirming their reference is queued when they gave an address.
 
     Returns ``(referral, created)``: the same ``idempotency_key`` from the same referrer returns
     the first referral with ``created=False`` (a double submit or a retried API call); the same
     key with a different ``fingerprint`` raises ``IdempotencyKeyReused``. Raises
-    ``ratelimit.RateLimited`` past the per-user limits (``rate_limit=False`` only for the demo
-    loader and test factories, which refer in bulk without a person behind them).
+    ``ratelimit.RateLimited`` past the per-user (or, for a self-referral, per-address) limits
+    (``rate_limit=False`` only for the demo loader and test factories, which refer in bulk
+    without a person behind them).
     """
+    is_self = source == Referral.Source.SELF
+    if is_self and (by is not None or practice is not None):
+        raise ValueError("A self-referral has no referrer and no practice.")
     if idempotency_key:
         existing = find_replay(by, idempotency_key, fingerprint)
         if existing is not None:
@@ -206,11 +270,13 @@ def referral_create(
         raise ValidationError(
             {"consent_to_contact": "The person must agree to the referral and to being contacted."}
         )
-    if not needs:
+    if not needs and not is_self:
         raise ValidationError({"needs": "Choose at least one need."})
-    if not practice.memberships.filter(user=by).exists():
+    if not is_self and not practice.memberships.filter(user=by).exists():
         raise ValidationError({"practice": "You can only refer from your own practice."})
-    if rate_limit:
+    if rate_limit and is_self:
+        _refuse_if_too_many_from(ip_address)
+    elif rate_limit:
         _refuse_if_too_fast(by, ip_address)
     # Two tries: two referrals for the same new patient at the same moment both try to add
     # them; the loser's insert fails on the unique NHS number, and its retry finds the patient.
@@ -231,6 +297,7 @@ def referral_create(
                     urgency=urgency,
                     consent_to_contact=consent_to_contact,
                     consent_to_share=consent_to_share,
+                    source=source,
                 )
             break
         except OwnRecordMismatch:
@@ -253,15 +320,31 @@ def referral_create(
 
 
 def _create(
-    *, by, practice, patient, needs, team, services_in_mind, idempotency_key, ip_address, **fields
+    *,
+    by,
+    practice,
+    patient,
+    needs,
+    team,
+    services_in_mind,
+    idempotency_key,
+    ip_address,
+    source,
+    **fields,
 ) -> Referral:
-    person = _find_or_add_patient(practice=practice, data=patient, by=by, ip_address=ip_address)
+    is_self = source == Referral.Source.SELF
+    if is_self:
+        person = _add_self_referred_patient(team=team, data=patient)
+    else:
+        person = _find_or_add_patient(practice=practice, data=patient, by=by, ip_address=ip_address)
     now = timezone.now()
     referral = Referral.objects.create(
         patient=person,
         practice=practice,
         referred_by=by,
         team=team,
+        source=source,
+        reference=new_reference() if is_self else None,
         idempotency_key=idempotency_key or None,
         **fields,
         created_at=now,
@@ -269,6 +352,7 @@ def _create(
     )
     referral.needs.set(needs)
     referral.services_in_mind.set(services_in_mind)
+    how = "Self-referral" if is_self else "Referred"
     ReferralEvent.objects.create(
         referral=referral,
         at=now,
@@ -276,9 +360,41 @@ def _create(
         kind=ReferralEvent.Kind.CREATED,
         from_status="",
         to_status=Referral.Status.NEW,
-        note=f"Referred to {team.name} (SNOMED CT {referral.snomed_code}).",
+        note=f"{how} to {team.name} (SNOMED CT {referral.snomed_code}).",
     )
+    if is_self and person.email:
+        # In this transaction, like every email: no referral, no confirmation; and once made,
+        # the worker sends it even if the mail server is down for a while.
+        OutgoingEmail.queue(
+            to=person.email,
+            subject=f"Your request for a health trainer: reference {referral.reference}",
+            body=self_referral_confirmation_text(referral),
+            referral=referral,
+        )
     return referral
+
+
+def contact_working_days() -> int:
+    """How soon the public form promises the team will be in touch (working days)."""
+    return getattr(settings, "SELF_REFERRAL_CONTACT_WORKING_DAYS", 5)
+
+
+def self_referral_confirmation_text(referral: Referral) -> str:
+    """The confirmation email: the reference and what happens next, and nothing about the
+    person's health or what they wrote (an inbox may be shared or read by others)."""
+    method = referral.patient.get_preferred_contact_display().lower()
+    return (
+        f"Thank you. {referral.team.name} has your request for support from a health trainer "
+        f"or link worker.\n\n"
+        f"Your reference number is {referral.reference}. Please quote it if you contact the "
+        "team.\n\n"
+        "What happens next\n"
+        f"Someone from the team will contact you by {method} within {contact_working_days()} "
+        "working days to talk about what matters to you and what might help.\n\n"
+        "If you need help urgently, call NHS 111 or go to 111.nhs.uk. In an emergency, call "
+        "999.\n\n"
+        "If you did not ask for this, please ignore this email."
+    )
 
 
 @dataclass

@@ -109,6 +109,15 @@ class FhirView(ReferralAPIView):
     def get_exception_handler(self):
         return fhir_exception_handler
 
+    def visible(self, pk) -> Referral:
+        """A self-referral has no practice, referrer or (often) NHS number to put in a FHIR
+        referral: no GP system sees one, and the team reads it in the pages and the API. Here
+        it is the same 404 as a referral you may not see."""
+        referral = super().visible(pk)
+        if referral.is_self_referral:
+            raise Http404
+        return referral
+
     def fhir_visible(self, kind: str, pk: str) -> Referral:
         """``visible`` for a FHIR id: unknown, malformed and not-yours are the same 404."""
         try:
