@@ -447,6 +447,13 @@ SPECTACULAR_SETTINGS = {
 # A clinician makes tens of referrals a day, not hundreds a minute: past these, a 429.
 REFERRALS_PER_MINUTE = env_int("REFERRALS_PER_MINUTE", 10)
 REFERRALS_PER_DAY = env_int("REFERRALS_PER_DAY", 100)
+# The public "refer yourself" form: self-referrals from one client address an hour and a day, the
+# fewest seconds between the form being shown and sent, and the working days the confirmation
+# says the team will take to be in touch.
+SELF_REFERRALS_PER_HOUR = env_int("SELF_REFERRALS_PER_HOUR", 3)
+SELF_REFERRALS_PER_DAY = env_int("SELF_REFERRALS_PER_DAY", 10)
+SELF_REFERRAL_MIN_SECONDS = env_int("SELF_REFERRAL_MIN_SECONDS", 5)
+SELF_REFERRAL_CONTACT_WORKING_DAYS = env_int("SELF_REFERRAL_CONTACT_WORKING_DAYS", 5)
 # chase_referrals: a referral still new after CHASE days reminds the team; after DECLINE days it
 # is declined ("not picked up in time") and the referrer is told.
 REFERRAL_CHASE_AFTER_DAYS = env_int("REFERRAL_CHASE_AFTER_DAYS", 7)

@@ -65,7 +65,7 @@ HONEYPOT = "We could not send your request. Check your answers, then select Send
 
 
 def min_fill_seconds() -> float:
-    return getattr(settings, "SELF_REFERRAL_MIN_SECONDS", 5)
+    return settings.SELF_REFERRAL_MIN_SECONDS
 
 
 # --- The single-use token -----------------------------------------------------------------------
@@ -168,7 +168,7 @@ class SelfReferralForm(ErrorSummaryMixin, forms.Form):
     form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
     # People never see it (``.honeypot`` moves it off screen, and it is hidden from screen
     # readers): a script filling in every field fills this one too.
-    website = forms.CharField(required=False, max_length=200)
+    website = forms.CharField(required=False)
 
     given_name = forms.CharField(
         label="First name",

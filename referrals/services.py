@@ -164,10 +164,10 @@ def _add_self_referred_patient(*, team: Team, data: dict) -> Patient:
 
 
 def self_referral_limits() -> tuple[tuple[str, int, int], ...]:
-    """(scope, limit, seconds) for self-referrals from one address (settings, with defaults)."""
+    """(scope, limit, seconds) for self-referrals from one address, from the settings."""
     return (
-        ("self-referral-hour", getattr(settings, "SELF_REFERRALS_PER_HOUR", 3), 3600),
-        ("self-referral-day", getattr(settings, "SELF_REFERRALS_PER_DAY", 10), 24 * 3600),
+        ("self-referral-hour", settings.SELF_REFERRALS_PER_HOUR, 3600),
+        ("self-referral-day", settings.SELF_REFERRALS_PER_DAY, 24 * 3600),
     )
 
 
@@ -376,7 +376,7 @@ def _create(
 
 def contact_working_days() -> int:
     """How soon the public form promises the team will be in touch (working days)."""
-    return getattr(settings, "SELF_REFERRAL_CONTACT_WORKING_DAYS", 5)
+    return settings.SELF_REFERRAL_CONTACT_WORKING_DAYS
 
 
 def self_referral_confirmation_text(referral: Referral) -> str:
