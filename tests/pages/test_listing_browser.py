@@ -100,7 +100,7 @@ def test_an_organisation_keeps_its_listing_true(visit, listing):
     visit.scan("an organisation's listings")
     visit.check_tap_targets()
 
-    page.get_by_role("button", name=f"Everything is still correct: {name}").click()
+    page.get_by_role("button", name=f"Everything is still correct for {name}").click()
     expect(page.locator(".messages")).to_contain_text("marked as checked today")
     expect(page.locator("main")).to_contain_text(f"Checked in {timezone.localdate():%B %Y}.")
     listing.service.refresh_from_db()
@@ -137,11 +137,11 @@ def test_an_organisation_keeps_its_listing_true(visit, listing):
     cancelled = CancelledSession.objects.get()
     assert label.startswith(f"{cancelled.date:%A %-d %B %Y}")
 
-    page.get_by_role("link", name="Who came").click()
+    page.get_by_role("link", name="Who came", exact=True).click()
     expect(page.get_by_role("heading", level=2).first).to_contain_text("Margaret T., put in touch")
     expect(page.locator("main")).not_to_contain_text("Thornbury")
     visit.scan("who came")
-    page.get_by_role("button", name="Came: Margaret T.").click()
+    page.get_by_role("button", name="Came (Margaret T.)").click()
     expect(page.locator(".messages")).to_contain_text("the health trainer will see your answer")
     listing.connection.refresh_from_db()
     assert listing.connection.status == Connection.Status.ATTENDED
