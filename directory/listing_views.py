@@ -267,7 +267,7 @@ def attendance(request: HttpRequest, link: ListingLink) -> HttpResponse:
     return render(
         request,
         "directory/listing/attendance.html",
-        {"link": link, "rows": listings.attendance_rows(link)},
+        {"link": link, "rows": listings.attendance_rows(link, request=request)},
     )
 
 

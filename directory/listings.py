@@ -438,8 +438,14 @@ class AttendanceRow:
     service: str
 
 
-def attendance_rows(link: ListingLink) -> list[AttendanceRow]:
-    rows = []
+def attendance_rows(link: ListingLink, *, request=None) -> list[AttendanceRow]:
+    """The people to ask about, as the organisation sees them. With ``request``, each one shown
+    is written to the access log (a view of a patient's details, however few), as the
+    ``listing-link`` user, with the link in the path."""
+    from config.clientip import client_ip
+    from referrals.models import AccessLog
+
+    rows, seen = [], []
     for connection in connections_for(link).select_related("referral__patient"):
         patient = connection.referral.patient
         initial = patient.family_name.strip()[:1].upper()
@@ -450,6 +456,20 @@ def attendance_rows(link: ListingLink) -> list[AttendanceRow]:
                 timezone.localtime(connection.created_at, LONDON).date(),
                 connection.service.name,
             )
+        )
+        seen.append(connection.referral)
+    if request is not None and seen:
+        actor = link_actor()
+        AccessLog.objects.bulk_create(
+            AccessLog(
+                user=actor,
+                patient_id=referral.patient_id,
+                referral=referral,
+                ip_address=client_ip(request) or None,
+                path=f"{request.path} (listing link #{link.pk})"[:300],
+                channel="page",
+            )
+            for referral in seen
         )
     return rows
 

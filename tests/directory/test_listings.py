@@ -20,7 +20,7 @@ from directory.listing_models import CancelledSession, ListingChange, ListingLin
 from directory.models import Phone, Schedule, Service
 from directory.params import parse_search
 from referrals import permissions
-from referrals.models import Connection, OutgoingEmail, Referral, ReferralEvent
+from referrals.models import AccessLog, Connection, OutgoingEmail, Referral, ReferralEvent
 from tests.directory.conftest import london, make_service
 from tests.referrals.factories import (
     make_practice,
@@ -618,6 +618,14 @@ class AttendanceTests:
             str(scene.referral.pk),
         ):
             assert secret not in html, secret
+
+    def test_each_person_shown_is_in_the_access_log(self, scene):
+        opened(scene).get(ATTENDANCE)
+
+        entry = AccessLog.objects.get()
+        assert entry.referral == scene.referral and entry.patient == scene.referral.patient
+        assert entry.user.username == listings.LINK_USERNAME
+        assert entry.path == f"{ATTENDANCE} (listing link #{scene.link.pk})"
 
     def test_it_leaves_out_people_it_should_not_hear_about(self, scene):
         team = scene.referral.team
