@@ -548,6 +548,11 @@ class CancelTests:
         assert not Service.objects.open_at(during).filter(pk=scene.walks.pk).exists()
         next_week = during + dt.timedelta(days=7)
         assert Service.objects.open_at(next_week).filter(pk=scene.walks.pk).exists()
+        # The search's statement compiles the same rule.
+        found = finder.find(parse_search({"postcode": "SK14 1AA", "open": "now"}, now=during))
+        assert scene.walks.pk not in [s.pk for s in found.rows]
+        found = finder.find(parse_search({"postcode": "SK14 1AA", "open": "now"}, now=next_week))
+        assert scene.walks.pk in [s.pk for s in found.rows]
 
     @pytest.mark.parametrize(
         "session, message",
