@@ -49,6 +49,11 @@ class HealthTrainersTests:
         assert response.status_code == 200
         assert "A health trainer is a friendly, trained person" in response.content.decode()
 
+    def test_it_offers_to_refer_yourself_without_a_gp(self, client, directory):
+        page = client.get(reverse("directory-health-trainers")).content.decode()
+        assert f'href="{reverse("referrals-self")}"' in page
+        assert client.get(reverse("referrals-self")).status_code == 200
+
     def test_it_finds_the_service_covering_the_postcode_with_how_to_get_in_touch(
         self, client, directory
     ):
