@@ -57,7 +57,12 @@ class ServiceSearch(APIView):
             (200, "application/json"): SearchPageSerializer,
             (200, "application/geo+json"): SearchFeaturePageSerializer,
             400: OpenApiResponse(
-                description="The search could not be run: `errors` has the messages per field."
+                description="The search could not be run: `errors` has the messages per field. "
+                "When where was a question rather than a mistake, `code` says which: "
+                "`ambiguous_place` (several places have the name; each of `choices` has a `name` "
+                "and a `place` token: send it back as `place=`) or `ambiguous_postcode` (a "
+                "postcode with O/0 or I/1 slips that reads two ways; each choice has a `name` "
+                "and a `postcode` to send as `postcode=`). Otherwise `code` is absent."
             ),
             404: OpenApiResponse(description="No such format (json or geojson)."),
         },
@@ -66,9 +71,10 @@ class ServiceSearch(APIView):
         try:
             found = search_services(request.query_params)
         except SearchError as exc:
-            return Response(
-                {"detail": "Please correct the search.", "errors": exc.errors}, status=400
-            )
+            body = {"detail": "Please correct the search.", "errors": exc.errors}
+            if exc.code:
+                body.update(code=exc.code, choices=exc.choices)
+            return Response(body, status=400)
         place = None
         if found.place is not None:
             place = {**found.place.as_dict(), "radius_m": found.radius_m}

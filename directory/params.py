@@ -24,8 +24,8 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from directory.models import DAY_NAMES, LONDON, WEEKDAYS, Service, TaxonomyTerm
-from geo import postcodes
-from geo.models import OutsideUK, Place, PostcodeNotFound, locate_postcode, make_point
+from geo import places, postcodes
+from geo.models import OutsideUK, Place, PostcodeNotFound, make_point
 
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
@@ -43,11 +43,21 @@ _LANGUAGE_RE = re.compile(r"[^\W\d_][\w ()'-]{1,40}")
 
 
 class ParamsError(ValueError):
-    """Invalid query parameters: ``errors`` maps each parameter to messages saying how to fix it."""
+    """Invalid query parameters: ``errors`` maps each parameter to messages saying how to fix it.
 
-    def __init__(self, errors: dict[str, list[str]]):
+    When "where" was a question rather than a mistake (several places called Newport, or a
+    postcode with a slip that reads two ways), ``code`` says which ("ambiguous_place",
+    "ambiguous_postcode") and ``choices`` lists the answers: each has a ``name`` and either a
+    ``place`` token (send it back as ``place=``) or a ``postcode`` (send it as ``postcode=``).
+    """
+
+    def __init__(
+        self, errors: dict[str, list[str]], *, code: str = "", choices: list[dict] | None = None
+    ):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+        self.code = code
+        self.choices = choices or []
 
 
 class SearchError(ParamsError):
@@ -376,10 +386,26 @@ class Params(serializers.Serializer):
         """The clean values of ``data`` (a QueryDict or a dict); raises ``error``."""
         params = cls(data=data, context=context)
         if not params.is_valid():
+            question = getattr(params, "where_question", None)
             raise error(
-                {name: list(map(str, messages)) for name, messages in params.errors.items()}
+                {name: list(map(str, messages)) for name, messages in params.errors.items()},
+                code=question.code if question else "",
+                choices=question.choices if question else None,
             )
         return params.validated_data
+
+    def _where(self, text: str, errors: dict, name: str = "postcode") -> Place | None:
+        """``geo.places.locate``: the one reading of "where" (postcode, place name, a postcode
+        typed with O for 0); a question (which Newport?) is kept for ``read`` to hand on."""
+        try:
+            return places.locate(text)
+        except places.WhereError as exc:
+            if exc.choices:
+                self.where_question = exc
+            errors[name] = [str(exc)]
+        except (postcodes.InvalidPostcode, PostcodeNotFound) as exc:
+            errors[name] = [str(exc)]
+        return None
 
 
 # --- The directory search (the API and the public pages) ----------------------------------------
@@ -389,8 +415,18 @@ class SearchParams(Params):
     postcode = serializers.CharField(
         required=False,
         max_length=VALUE_MAX_LENGTH,
-        help_text="A UK postcode (SK14 4QH) or district (SK14). Unknown postcodes fall back to "
-        "their sector or district; the response says so in place.precision.",
+        help_text="Where: a UK postcode (SK14 4QH), a district (SK14), or a town or "
+        "neighbourhood by name (Hyde; Sharrow, Sheffield). Unknown postcodes fall back to their "
+        "sector or district (place.precision says so). A postcode typed with O for 0 or I for 1 "
+        "is read by position when only one reading fits (place.postcode is the one used, "
+        "place.postcode_corrected is true). A name several places have, or a slip that reads "
+        "two ways, is a 400 with code ambiguous_place or ambiguous_postcode and choices.",
+    )
+    place = serializers.CharField(
+        required=False,
+        max_length=VALUE_MAX_LENGTH,
+        help_text="A place chosen from an ambiguous_place answer's choices (its place token). "
+        "With it, postcode is not read.",
     )
     lat = Degrees(
         what="lat (latitude)",
@@ -499,20 +535,21 @@ class SearchParams(Params):
         values["place"] = self._place(given, values, errors)
         values["when"] = self._when(given, values, errors)
 
-    @staticmethod
-    def _place(given: dict, values: dict, errors: dict) -> Place | None:
+    def _place(self, given: dict, values: dict, errors: dict) -> Place | None:
         postcode, lat, lng = given["postcode"], given["lat"], given["lng"]
-        if postcode and (lat or lng):
+        if (postcode or given["place"]) and (lat or lng):
             errors.pop("lat", None)
             errors.pop("lng", None)
             errors["postcode"] = ["Give a postcode or lat and lng, not both."]
             return None
-        if postcode:
+        if given["place"]:
             try:
-                return locate_postcode(postcode)
-            except (postcodes.InvalidPostcode, PostcodeNotFound) as exc:
-                errors["postcode"] = [str(exc)]
+                return places.locate_place_token(given["place"])
+            except places.WhereError as exc:
+                errors["place"] = [str(exc)]
             return None
+        if postcode:
+            return self._where(postcode, errors)
         if not (lat or lng):
             return None
         if not (lat and lng):
@@ -706,7 +743,10 @@ class FeedServiceAtLocationParams(FeedServiceFilterParams):
         if values["proximity"] and not given["postcode"]:
             errors["proximity"] = ["Give a postcode to measure proximity from."]
         if given["postcode"]:
-            try:
-                values["place"] = locate_postcode(given["postcode"])
-            except (postcodes.InvalidPostcode, PostcodeNotFound) as exc:
-                errors["postcode"] = [str(exc)]
+            values["place"] = self._where(given["postcode"], errors)
+            question = getattr(self, "where_question", None)
+            if question is not None:
+                # The feed has no place= of its own: name the choices, each of which reads back.
+                errors["postcode"].append(
+                    "It could be: " + "; ".join(c["name"] for c in question.choices) + "."
+                )

@@ -260,8 +260,18 @@ class SearchPlaceSerializer(serializers.Serializer):
     outcode = serializers.CharField(allow_null=True)
     latitude = serializers.FloatField()
     longitude = serializers.FloatField()
-    precision = serializers.CharField()
+    precision = serializers.CharField(
+        help_text="postcode, sector, district (approximate), place (a town by name), "
+        "coordinates or geocoder."
+    )
     approximate = serializers.BooleanField()
+    postcode_corrected = serializers.BooleanField(
+        help_text="True when the postcode typed had O for 0 or I for 1 and was read as postcode."
+    )
+    name = serializers.CharField(allow_null=True, help_text="The place's name, for a place.")
+    nation = serializers.CharField(
+        allow_null=True, help_text="england, scotland, wales or northern_ireland, for a place."
+    )
     radius_m = serializers.IntegerField()
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,21 +19,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config import ratelimit
 from config.clientip import client_ip
+from directory import coverage
 from directory.forms import REPORT_TOKEN_MAX_AGE, ListingReportForm
 from directory.models import (
     Phone,
     Service,
     ServiceAtLocation,
 )
-from directory.params import SearchParams, vocabulary
+from directory.params import SearchParams, parse_search, vocabulary
 from directory.presenters import dress_prefetched
 from directory.search import SearchError, search_services
 from directory.templatetags.directory_pages import miles_km
-from geo.postcodes import HOW_TO_FIX
+from geo.models import Place
+from geo.places import HOW_TO_FIX as HOW_TO_FIX_WHERE
 
 # The results page reads the API's parameter names (SearchParams'), so a URL works in both.
 SEARCH_PARAMETERS = SearchParams.names(
-    "postcode", "radius", "need", "kind", "free", "open", "q", "page", "page_size"
+    "postcode", "place", "radius", "need", "kind", "free", "open", "q", "page", "page_size"
 )
 RADIUS_CHOICES = [
     (1609, "1 mile (1.6 km)"),
@@ -44,7 +46,7 @@ RADIUS_CHOICES = [
 ]
 # Where each search parameter's error links to on the page (the error summary's hrefs).
 FIELD_ORDER = SearchParams.names(
-    "postcode", "need", "offer", "kind", "radius", "free", "open", "q", "page", "page_size"
+    "postcode", "place", "need", "offer", "kind", "radius", "free", "open", "q", "page", "page_size"
 )
 SHORTLIST_KEY = "shortlist"
 SHORTLIST_MAX = 30
@@ -57,6 +59,7 @@ def _search(request: HttpRequest, names: tuple[str, ...], fixed: dict | None = N
     A page opened without any of its parameters just shows the form. A search without a postcode
     is refused here (the API allows it, but a resident's list must be near somewhere).
     """
+    names = (*names, "place") if "postcode" in names and "place" not in names else names
     params = {name: request.GET.getlist(name) for name in names if name in request.GET}
     submitted = bool(params)
     if not submitted:
@@ -64,15 +67,43 @@ def _search(request: HttpRequest, names: tuple[str, ...], fixed: dict | None = N
     params.update(fixed or {})
     errors: dict[str, list[str]] = {}
     result = None
-    has_postcode = any(v.strip() for v in params.get("postcode", []))
+    has_postcode = any(v.strip() for n in ("postcode", "place") for v in params.get(n, []))
     try:
         result = search_services(params)
     except SearchError as exc:
         errors = dict(exc.errors)
+        request.where_choices = _where_choices(request, exc.choices)
     if not has_postcode:
-        errors = {"postcode": [f"Enter a postcode. {HOW_TO_FIX}"], **errors}
+        errors = {"postcode": [f"Enter a postcode. {HOW_TO_FIX_WHERE}"], **errors}
         result = None
+    if "place" in errors:
+        # A stale choice: the text box is where to put it right.
+        errors.setdefault("postcode", []).extend(errors.pop("place"))
     return True, result, errors
+
+
+def _where_choices(request: HttpRequest, choices: list[dict]) -> list[dict]:
+    """Links for "which Newport?" / "did you mean?": this search again with the one chosen."""
+    links = []
+    for choice in choices:
+        query = request.GET.copy()
+        for name in ("postcode", "place", "page"):
+            query.pop(name, None)
+        query["postcode"] = choice.get("postcode") or choice["name"]
+        if choice.get("place"):
+            query["place"] = choice["place"]
+        links.append({"name": choice["name"], "url": f"{request.path}?{query.urlencode()}"})
+    return links
+
+
+def _search_query(request: HttpRequest) -> str:
+    """The results page's own query, carried to a service page (``?from=``) and back."""
+    query = QueryDict(mutable=True)
+    for name in SEARCH_PARAMETERS:
+        values = [v for v in request.GET.getlist(name) if v.strip()]
+        if values:
+            query.setlist(name, values)
+    return query.urlencode()
 
 
 def _error_list(errors: dict[str, list[str]], anchors: dict[str, str]) -> list[dict]:
@@ -128,12 +159,17 @@ def _search_context(request, names, fixed=None, anchors=None) -> tuple[dict, int
         "radius_choices": _radius_choices(request.GET.get("radius", "")),
         "shortlist": set(request.session.get(SHORTLIST_KEY, [])),
         "map": None,
+        "where_choices": getattr(request, "where_choices", []),
     }
     if result is not None:
+        # A service page links back to these results, and measures from this place.
+        back = urlencode({"from": _search_query(request)})
+        if result.place is not None:
+            context["postcode"] = result.place.postcode or result.place.label or context["postcode"]
         for service in result.results:
             service.in_shortlist = str(service.pk) in context["shortlist"]
             # Reversed once here for the list and the map's markers.
-            service.page_url = reverse("directory-service", args=[service.pk])
+            service.page_url = f"{reverse('directory-service', args=[service.pk])}?{back}"
         context["first_number"] = (result.page - 1) * result.page_size + 1
         context["last_number"] = context["first_number"] + len(result.results) - 1
         markers = _markers(result)
@@ -173,6 +209,13 @@ def search(request: HttpRequest) -> HttpResponse:
         "q": "q",
     }
     context, status = _search_context(request, SEARCH_PARAMETERS, anchors=anchors)
+    result = context["result"]
+    if result is not None and not result.total and result.place is not None:
+        context["out_of_area"] = coverage.out_of_area(result.place, result.radius_m)
+        if context["out_of_area"] is not None:
+            back = urlencode({"from": _search_query(request)})
+            for service in context["out_of_area"].nearest:
+                service.page_url = f"{reverse('directory-service', args=[service.pk])}?{back}"
     chosen_needs = set(request.GET.getlist("need"))
     context["filter_count"] = len(chosen_needs) + sum(
         bool(request.GET.get(name)) for name in ("kind", "free", "open", "q")
@@ -276,16 +319,117 @@ def _describe(service: Service) -> Service:
     return service
 
 
+def _came_from(request: HttpRequest) -> tuple[str, Place | None]:
+    """The results a service page was opened from (``?from=``, the search's own query): a link
+    back to them, and the place searched from. Only the search's parameters are read, into a
+    link to our own search page, so ``from`` cannot send anyone elsewhere."""
+    given = QueryDict(request.GET.get("from", "")[:1000])
+    query = QueryDict(mutable=True)
+    for name in SEARCH_PARAMETERS:
+        values = [v[:200] for v in given.getlist(name) if v.strip()][:30]
+        if values:
+            query.setlist(name, values)
+    if not any(query.get(name) for name in ("postcode", "place")):
+        return "", None
+    try:
+        place = parse_search(query)["place"]
+    except SearchError:
+        place = None
+    return f"{reverse('directory-search')}?{query.urlencode()}", place
+
+
+def _service_map(service: Service, place: Place | None) -> dict | None:
+    """The service page's small map: its venues, and the place searched from if known."""
+    markers = [
+        {
+            "number": number,
+            "name": location.name or ", ".join(location.address_lines[:1]) or service.name,
+            "lat": round(location.point.y, 6),
+            "lng": round(location.point.x, 6),
+            "url": f"#location-{number}",
+            "distance": miles_km(location.distance) if location.distance is not None else "",
+        }
+        for number, location in enumerate(service.locations, start=1)
+        if location.point is not None and location.location_type != "virtual"
+    ]
+    if not markers:
+        return None
+    centre = place or markers[0]
+    return {
+        "centre": {
+            "lat": getattr(centre, "latitude", None) or markers[0]["lat"],
+            "lng": getattr(centre, "longitude", None) or markers[0]["lng"],
+        },
+        "markers": markers,
+        "tiles": settings.MAP_TILE_URL,
+        "attribution": settings.MAP_TILE_ATTRIBUTION,
+    }
+
+
+def _cost_lines(service: Service) -> list[str]:
+    """The cost options worth listing under the summary (``cost_summary``, said once): each
+    option that adds something, never one that only repeats it ("free: free")."""
+    today = timezone.localdate()
+    said = set(service.cost_summary.lower().replace(",", " ").split()) | {"free", ""}
+    lines = []
+    for option in service.cost_options.all():
+        if option.valid_to and option.valid_to < today:
+            continue
+        if option.amount is None:
+            amount = ""
+        else:
+            amount = "Free" if option.amount == 0 else f"£{option.amount:,.2f}"
+        detail = " ".join(p for p in (amount, option.amount_description) if p)
+        line = f"{option.option}: {detail}" if option.option and detail else option.option or detail
+        words = set(line.lower().replace(":", " ").replace(",", " ").split())
+        if line and not words <= said and line not in lines:
+            lines.append(line)
+    fees = service.fees.strip()
+    if fees and not set(fees.lower().rstrip(".").split()) <= said and fees not in lines:
+        lines.append(fees)
+    return lines
+
+
+def _labelled_phones(service: Service) -> list[tuple[str, str]]:
+    """(label, number) for each phone: its description, else its contact's name or title, else
+    "Phone" or, when there are several, "Phone 2" and so on, so no number stands unlabelled."""
+    contact_of = {
+        phone.pk: contact for contact in service.contacts.all() for phone in contact.phones.all()
+    }
+    phones = []
+    for number, phone in enumerate(service.phone_list, start=1):
+        contact = contact_of.get(phone.pk)
+        label = phone.description or (
+            ", ".join(p for p in (contact.name, contact.title) if p) if contact else ""
+        )
+        if not label:
+            label = "Phone" if len(service.phone_list) == 1 else f"Phone {number}"
+        phones.append((label, phone.number))
+    return phones
+
+
 @require_GET
 def service_detail(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
     service = _describe(get_object_or_404(_public_services(), pk=service_id))
     service.in_shortlist = str(service.pk) in request.session.get(SHORTLIST_KEY, [])
+    back_url, place = _came_from(request)
+    for location in service.locations:
+        location.distance = (
+            place.distance_to(location.point) if place and location.point is not None else None
+        )
+    distances = [loc.distance for loc in service.locations if loc.distance is not None]
     return render(
         request,
         "directory/service.html",
         {
             "service": service,
             "temporarily_closed": service.status == Service.Status.TEMPORARILY_CLOSED,
+            "back_url": back_url,
+            "searched_place": place,
+            "distance": min(distances) if distances else None,
+            "map": _service_map(service, place),
+            "cost_lines": _cost_lines(service),
+            "phones": _labelled_phones(service),
         },
     )
 

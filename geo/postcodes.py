@@ -5,6 +5,7 @@ digit + unit, e.g. ``4DE``). Input may come in any case and with any spacing; th
 is upper case with one space before the last three characters (``SK14 4DE``).
 """
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -64,3 +65,40 @@ def parse(text: str, *, allow_outcode: bool = True) -> ParsedPostcode:
     if allow_outcode and _OUTCODE_RE.match(squashed):
         return ParsedPostcode(outcode=squashed)
     raise InvalidPostcode(f"{text.strip()[:20]!r} is not a UK postcode. {HOW_TO_FIX}")
+
+
+# Letters and digits people type for one another: O for 0 and I for 1, and back.
+_LOOKALIKES = {"O": "0", "0": "O", "I": "1", "1": "I"}
+# At most this many look-alike characters are tried (2**7 readings of a 7-character postcode).
+_LOOKALIKES_MAX = 7
+
+
+def readings(text: str, *, allow_outcode: bool = True) -> list[ParsedPostcode]:
+    """Well-formed readings of a malformed postcode with O/0 and I/1 put right by position.
+
+    "SKI4 4AD" can only be SK14 4AD (a letter cannot stand third in that shape); "WIA OAA" only
+    W1A 0AA. "S01 OAA" reads two ways (S01 0AA, SO1 0AA): both are returned, for the caller to
+    settle by which exist or to ask about; none is preferred for being closer to what was
+    typed, since a wrong guess sends someone to the wrong services. Empty when the text is well
+    formed already, or cannot be read as a postcode at all. Fewest changes first.
+    """
+    squashed = compact(text)
+    if not squashed.isalnum() or len(squashed) > 7 or _FULL_RE.match(squashed):
+        return []
+    if allow_outcode and _OUTCODE_RE.match(squashed):
+        return []
+    spots = [i for i, char in enumerate(squashed) if char in _LOOKALIKES]
+    if not spots or len(spots) > _LOOKALIKES_MAX:
+        return []
+    found: dict[str, tuple[int, ParsedPostcode]] = {}
+    for swapped in itertools.product((False, True), repeat=len(spots)):
+        chars = list(squashed)
+        for spot, swap in zip(spots, swapped, strict=True):
+            if swap:
+                chars[spot] = _LOOKALIKES[chars[spot]]
+        try:
+            parsed = parse("".join(chars), allow_outcode=allow_outcode)
+        except InvalidPostcode:
+            continue
+        found.setdefault(parsed.postcode or parsed.outcode, (sum(swapped), parsed))
+    return [parsed for _, parsed in sorted(found.values(), key=lambda item: item[0])]

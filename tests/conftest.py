@@ -21,6 +21,33 @@ def add_postcode(postcode: str, latitude: float, longitude: float, quality: int 
     )
 
 
+def add_place(
+    geonameid: int,
+    name: str,
+    latitude: float,
+    longitude: float,
+    *,
+    nation: str = "england",
+    population: int = 1000,
+    area: str = "",
+    other_names: tuple[str, ...] = (),
+):
+    """Put one GeoNames place in the (otherwise empty) test gazetteer (see geo.place_loading)."""
+    from geo.models import PlaceName
+    from geo.places import place_key
+
+    return PlaceName.objects.create(
+        geonameid=geonameid,
+        name=name,
+        key=place_key(name),
+        other_keys=[place_key(n) for n in other_names],
+        nation=nation,
+        population=population,
+        area=area,
+        point=Point(longitude, latitude, srid=4326),
+    )
+
+
 def rebuild_postcode_areas() -> None:
     from django.db import connection
 

@@ -114,7 +114,11 @@ class SearchParamsRefusalTests:
                 "page_size must be between 1 and 100; you gave 101.",
             ),
             ({"q": "x" * 201}, "q", "q is too long: give at most 200 characters."),
-            ({"postcode": "nowhere"}, "postcode", "'nowhere' is not a UK postcode."),
+            (
+                {"postcode": "nowhere"},
+                "postcode",
+                "'nowhere' is not a UK postcode or a place we know.",
+            ),
         ],
     )
     def test_it_refuses_each_bad_value_with_its_message(self, places, query, field, message):

@@ -40,6 +40,9 @@ class SearchApiTests:
             "longitude": -2.078805,
             "precision": "postcode",
             "approximate": False,
+            "postcode_corrected": False,
+            "name": None,
+            "nation": None,
             "radius_m": 5000,
         }
         assert body["count"] == 3

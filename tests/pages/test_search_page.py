@@ -22,7 +22,10 @@ class HomePageTests:
         response = client.get(reverse("home"))
         assert response.status_code == 200
         html = response.content.decode()
-        assert '<label class="label label--l" for="postcode">Enter your postcode</label>' in html
+        assert (
+            '<label class="label label--l" for="postcode">Enter your postcode or town</label>'
+            in html
+        )
         assert "Feeling lonely" in html and "Money worries" in html and "Get more active" in html
         assert 'action="/search/"' in html
         # "Link worker" is explained where it first appears.
