@@ -19,6 +19,7 @@ prepare: setup db
 	@$(MANAGE) migrate --noinput -v 0
 	@$(MANAGE) createcachetable -v 0
 	@$(MANAGE) load_postcodes --if-empty
+	@$(MANAGE) load_places --if-empty
 
 demo: prepare
 	@$(MANAGE) load_demo
