@@ -136,6 +136,10 @@ def _narrowed(places: list[PlaceName], qualifier: str) -> list[PlaceName]:
     fits = [p for p in places if place_key(p.area) == qualifier]
     if fits:
         return fits
+    # GeoNames' other names sometimes say where ("Newport pa Isle of Wight").
+    fits = [p for p in places if any(f" {qualifier} " in f" {k} " for k in p.other_keys)]
+    if fits:
+        return fits
     towns = PlaceName.objects.filter(key=qualifier)
     if not towns.exists():
         return []

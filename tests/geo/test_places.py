@@ -7,6 +7,7 @@ from geo import places
 from geo.models import PlaceName
 from geo.place_loading import geonames_gb, load_places
 from tests.conftest import KNOWN_POSTCODES, add_place, add_postcode, rebuild_postcode_areas
+from tests.geo.test_geocoder import HYDE_TOWN_HALL, nominatim  # noqa: F401  (a fake Nominatim)
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +174,51 @@ class LoadPlacesTests:
     def test_the_command_skips_when_places_are_loaded(self, towns, capsys):
         call_command("load_places", "--if-empty")
         assert "Places already loaded (10); skipping." in capsys.readouterr().out
+
+
+class RealGazetteerTests:
+    def test_the_whole_load_finds_what_people_type(self, capsys):
+        call_command("load_places")
+        out = capsys.readouterr().out
+
+        assert "Loading places from GeoNames cities500" in out
+        assert PlaceName.objects.count() > 5000
+        assert places.locate("Hyde").nation == "england"
+        assert places.locate("Carlisle city centre").label == "Carlisle"
+        assert places.locate("Thurso").nation == "scotland"
+        with pytest.raises(places.AmbiguousPlace) as caught:
+            places.locate("Newport")
+        names = [choice["name"] for choice in caught.value.choices]
+        assert names[0] == "Newport, near Cardiff, Wales"  # the largest first
+        print(names)
+        assert len(names) >= 4 and len(set(names)) == len(names)  # each told apart
+        assert places.locate("Newport, Isle of Wight").latitude == pytest.approx(50.70146)
+        print(out)
+
+
+class GeocoderLastTests:
+    """The external geocoder (geo.geocoding) is the last way in, only when GEOCODER is set."""
+
+    def test_an_address_the_gazetteer_lacks_goes_to_the_geocoder(self, towns, nominatim):  # noqa: F811
+        nominatim.answer([HYDE_TOWN_HALL])
+
+        place = places.locate("Hyde Town Hall, Market Street")
+
+        assert place.precision == "geocoder"
+        assert place.as_dict()["name"].startswith("Hyde Town Hall, Market Street")
+        assert len(nominatim.requests) == 1
+
+    def test_a_town_it_knows_never_reaches_the_geocoder(self, towns, nominatim):  # noqa: F811
+        assert places.locate("Hyde").precision == "place"
+        assert nominatim.requests == []
+
+    def test_without_a_geocoder_an_address_is_refused_with_no_network_call(
+        self,
+        towns,
+        nominatim,  # noqa: F811
+    ):
+        from django.test import override_settings
+
+        with override_settings(GEOCODER=None), pytest.raises(places.PlaceNotFound):
+            places.locate("Hyde Town Hall, Market Street")
+        assert nominatim.requests == []
