@@ -405,6 +405,9 @@ HARVEST_CONTACT = env_str("HARVEST_CONTACT")
 HARVEST_ALLOW_PRIVATE_ADDRESSES = env_bool("HARVEST_ALLOW_PRIVATE_ADDRESSES", False)
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60)
 
+# How long a link sent to a community organisation (to keep its listing true) lasts.
+LISTING_LINK_DAYS = env_int("LISTING_LINK_DAYS", 30)
+
 # --- API ----------------------------------------------------------------------------------
 # The largest API request body accepted (a referral or a follow-up is a few KB).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)

@@ -881,6 +881,7 @@ class ReferralEvent(models.Model):
         MOVED = "moved", "Status changed"
         ASSIGNED = "assigned", "Assigned"
         REMINDED = "reminded", "Team reminded"
+        CONNECTION = "connection", "Connection updated"
 
     referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now)
