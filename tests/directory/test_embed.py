@@ -153,7 +153,7 @@ class WidgetChoiceTests:
 
     def test_links_open_the_service_page_and_the_full_results(self, client, hyde, settings):
         body = client.get(WIDGET + "?kind=online_centre&postcode=SK14+1AA").content.decode()
-        assert f'href="{reverse("directory-service", args=[hyde["online"].pk])}"' in body
+        assert f'href="{reverse("directory-service", args=[hyde["online"].pk])}' in body
         assert 'href="/search/?postcode=SK14+1AA&amp;kind=online_centre"' not in body  # one page
         many = [make_service(f"Club {n}", at="SK14 1PW") for n in range(12)]
         body = client.get(WIDGET + "?postcode=SK14+1AA").content.decode()
