@@ -226,7 +226,7 @@ def test_find_by_town_choose_a_newport_and_go_back(visit, browser_towns):  # noq
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#postcode-error")).to_contain_text("There is more than one Newport.")
     visit.scan("which Newport?")
-    page.get_by_role("link", name="Newport, Wales").click()
+    page.get_by_role("link", name="Newport, Wales", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Support near Newport, Wales")
     visit.screenshot("finding-newport")
 
