@@ -156,6 +156,17 @@ def test_the_widget_framed_by_a_practices_page(setup):
         assert abs(height - content) <= 2, (height, content)
         assert height != 600
         scan(page.frames[1], "the widget in its frame")
+        inside = page.frames[1]
+        # Big enough to tap (44 px, as the site's own pages), and nothing scrolls sideways.
+        small = inside.eval_on_selector_all(
+            ".button, input[type=text]",
+            "els => els.map(e => [e.textContent.trim() || e.id, e.getBoundingClientRect().height])"
+            ".filter(([, h]) => h < 44)",
+        )
+        assert not small, small
+        assert inside.evaluate(
+            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
     else:
         height = frame_element.evaluate("f => f.getBoundingClientRect().height")
         assert height == 600
