@@ -132,3 +132,44 @@ class CoveredAreasTests:
         coverage.cache.delete("directory:covered-areas")
         districts = {d for area in coverage.covered_areas() for d in area["districts"]}
         assert "EC1A" not in districts
+
+
+class HelplineAdminTests:
+    @pytest.fixture
+    def editor(self, db):
+        from django.contrib.auth.models import Group, User
+
+        from directory.admin import EDITORS_GROUP
+
+        user = User.objects.create_user("editor", password="a-long-password-1", is_staff=True)
+        user.groups.add(Group.objects.get(name=EDITORS_GROUP))
+        return user
+
+    def test_an_editor_adds_a_helpline_and_cannot_delete_one(self, client, far_places, editor):
+        client.force_login(editor)
+        assert client.get("/admin/directory/helpline/").status_code == 200
+
+        response = client.post(
+            "/admin/directory/helpline/add/",
+            {
+                "name": "Highland Helpline",
+                "kind": "helpline",
+                "phone": "01463 000000",
+                "scotland": "on",
+                "order": "30",
+                "active": "on",
+            },
+        )
+
+        assert response.status_code == 302
+        line = Helpline.objects.get(name="Highland Helpline")
+        assert (line.scotland, line.england, line.wales) == (True, False, False)
+        assert client.post(f"/admin/directory/helpline/{line.pk}/delete/").status_code == 403
+        assert Helpline.objects.filter(pk=line.pk).exists()
+
+    def test_someone_not_an_editor_cannot_open_them(self, client, far_places):
+        from django.contrib.auth.models import User
+
+        outsider = User.objects.create_user("outsider", password="a-long-password-1", is_staff=True)
+        client.force_login(outsider)
+        assert client.get("/admin/directory/helpline/").status_code == 403
