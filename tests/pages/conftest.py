@@ -153,7 +153,8 @@ def directory(db) -> Directory:
     )
     walking.email = "walks@example.org"
     walking.url = "https://walks.example.org/"
-    walking.assured_date = dt.date(2026, 9, 14)
+    # Checked by its organisation a month ago: the page says "Checked in <that month>".
+    walking.assured_date = dt.date.today() - dt.timedelta(days=30)
     walking.save()
     location = walking.service_at_locations.get().location
     Accessibility.objects.create(location=location, description="Step-free paths")

@@ -54,6 +54,11 @@ class HealthTrainersTests:
         assert f'href="{reverse("referrals-self")}"' in page
         assert client.get(reverse("referrals-self")).status_code == 200
 
+    def test_every_page_links_to_the_widget_and_referring_yourself(self, client, directory):
+        page = client.get(reverse("directory-search")).content.decode()
+        assert f'href="{reverse("directory-embed")}"' in page
+        assert f'href="{reverse("referrals-self")}"' in page
+
     def test_it_finds_the_service_covering_the_postcode_with_how_to_get_in_touch(
         self, client, directory
     ):

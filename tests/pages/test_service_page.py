@@ -29,7 +29,10 @@ class ServicePageTests:
         assert "Drop in" in html and "Just turn up" in html
         assert ">Free<" in html
         assert "Get more active" in html and "Feeling lonely" in html
-        assert 'Listing last checked: <time datetime="2026-09-14">14 September 2026</time>' in html
+        checked = directory.walking.assured_date
+        assert f'Checked in <time datetime="{checked:%Y-%m}">{checked:%B %Y}</time>' in html, (
+            "a month-old check is shown as its month"
+        )
         assert reverse("directory-report", args=[directory.walking.pk]) in html
 
     def test_it_explains_a_referral_and_the_link_worker(self, client, directory):
