@@ -350,6 +350,8 @@ STORAGES = {
 _CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
 _SMTP_MAIL = "django.core.mail.backends.smtp.EmailBackend"
 MAILERS = {"default": {"BACKEND": env_str("EMAIL_BACKEND", _CONSOLE_MAIL)}}
+# Seconds to wait for the mail server (EMAIL_TIMEOUT) and for GOV.UK Notify's text messages.
+SEND_TIMEOUT_SECONDS = env_int("EMAIL_TIMEOUT", 10)
 if MAILERS["default"]["BACKEND"] == _SMTP_MAIL:
     # Mailers take their server in OPTIONS (the old EMAIL_HOST settings are deprecated).
     MAILERS["default"]["OPTIONS"] = {
@@ -359,7 +361,7 @@ if MAILERS["default"]["BACKEND"] == _SMTP_MAIL:
         "password": env_str("EMAIL_HOST_PASSWORD"),
         "use_tls": env_bool("EMAIL_USE_TLS", False),
         "use_ssl": env_bool("EMAIL_USE_SSL", False),
-        "timeout": env_int("EMAIL_TIMEOUT", 10),
+        "timeout": SEND_TIMEOUT_SECONDS,
     }
 # Referrers hear back about their referrals by email: in production a backend that prints or
 # keeps mail in memory means they never would. EMAIL_BACKEND_ALLOW_CONSOLE=true is for trying a
@@ -382,6 +384,11 @@ if (
         "or another backend that delivers mail."
     )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Flourish <no-reply@flourish.invalid>")
+# Text messages (a self-referral's confirmation) through GOV.UK Notify: off unless both the key
+# and the template (a text message template whose content is just ((message))) are set.
+NOTIFY_API_KEY = env_str("NOTIFY_API_KEY")
+NOTIFY_SMS_TEMPLATE_ID = env_str("NOTIFY_SMS_TEMPLATE_ID")
+NOTIFY_BASE_URL = env_str("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
 
 # --- Background work (django.tasks on the database; `manage.py worker` runs it) -------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

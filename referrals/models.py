@@ -967,17 +967,23 @@ class OutgoingEmailQuerySet(models.QuerySet):
 
 
 class OutgoingEmail(models.Model):
-    """The outbox: one email, written in the same transaction as the change that causes it, and
-    delivered by the background worker (referrals.tasks.deliver_email) exactly once: the row is
-    locked while it is sent and marked sent in that transaction, and its Message-ID is fixed, so
-    a delivery repeated after a crash is one message to the recipient's mail program."""
+    """The outbox: one email (or, where GOV.UK Notify is set up, one text message), written in
+    the same transaction as the change that causes it, and delivered by the background worker
+    (referrals.tasks.deliver_email) exactly once: the row is locked while it is sent and marked
+    sent in that transaction, and an email's Message-ID is fixed, so a delivery repeated after a
+    crash is one message to the recipient's mail program."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        TEXT = "text", "Text message"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to send"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed: needs a retry"
 
-    to = models.EmailField()
+    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.EMAIL)
+    to = models.CharField(max_length=254, help_text="An email address, or a mobile number.")
     subject = models.CharField(max_length=200)
     body = models.TextField()
     referral = models.ForeignKey(
@@ -1010,6 +1016,17 @@ class OutgoingEmail(models.Model):
         email = cls.objects.create(to=to, subject=subject, body=body, referral=referral)
         deliver_email.enqueue(email.pk)
         return email
+
+    @classmethod
+    def queue_text(cls, *, to: str, body: str, referral=None) -> "OutgoingEmail":
+        """A text message through GOV.UK Notify (referrals.sms), with the same guarantees."""
+        from referrals.tasks import deliver_email
+
+        text = cls.objects.create(
+            channel=cls.Channel.TEXT, to=to, subject="Text message", body=body, referral=referral
+        )
+        deliver_email.enqueue(text.pk)
+        return text
 
     def retry(self) -> None:
         """A person asked to try a failed email again (admin or team lead)."""

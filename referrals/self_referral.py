@@ -40,6 +40,7 @@ from referrals import services
 from referrals.forms import ErrorSummaryMixin
 from referrals.models import (
     WHAT_MATTERS_MAX,
+    OutgoingEmail,
     Patient,
     Referral,
     SecurityEvent,
@@ -533,6 +534,7 @@ def refer_yourself(request: HttpRequest) -> HttpResponse:
         "method": referral.patient.preferred_contact,
         "method_label": referral.patient.get_preferred_contact_display().lower(),
         "emailed": bool(referral.patient.email),
+        "texted": referral.emails.filter(channel=OutgoingEmail.Channel.TEXT).exists(),
     }
     _remember(request, token, confirmation)
     return _confirmation(request, confirmation)

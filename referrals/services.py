@@ -15,6 +15,7 @@ from directory.models import Service, TaxonomyTerm
 from directory.search import SearchError, search_services
 from geo import postcodes
 from geo.models import Place, PostcodeNotFound, locate_postcode
+from referrals import sms
 from referrals.models import (
     OutgoingEmail,
     Patient,
@@ -371,6 +372,11 @@ def _create(
             body=self_referral_confirmation_text(referral),
             referral=referral,
         )
+    texted = person.preferred_contact == Patient.ContactMethod.TEXT
+    if is_self and texted and person.phone and sms.texts_enabled():
+        OutgoingEmail.queue_text(
+            to=person.phone, body=self_referral_confirmation_sms(referral), referral=referral
+        )
     return referral
 
 
@@ -394,6 +400,15 @@ def self_referral_confirmation_text(referral: Referral) -> str:
         "If you need help urgently, call NHS 111 or go to 111.nhs.uk. In an emergency, call "
         "999.\n\n"
         "If you did not ask for this, please ignore this email."
+    )
+
+
+def self_referral_confirmation_sms(referral: Referral) -> str:
+    """The confirmation by text: as short as the email says it, and as discreet."""
+    return (
+        f"{referral.team.name} has your request for a health trainer. Your reference is "
+        f"{referral.reference}. They will contact you within {contact_working_days()} working "
+        "days. Urgent help: call 111. Emergency: 999."
     )
 
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
+from referrals import sms
 from referrals.models import OutgoingEmail, PeriodicRun
 
 logger = logging.getLogger("flourish.tasks")
@@ -39,14 +40,17 @@ def deliver_email(email_id: int) -> str:
             return "nothing to do"
         email.attempts += 1
         try:
-            EmailMessage(
-                email.subject,
-                email.body,
-                None,
-                [email.to],
-                headers={"Message-ID": email.message_id},
-            ).send()
-        except Exception as exc:  # whatever the mail server or the network raised
+            if email.channel == OutgoingEmail.Channel.TEXT:
+                sms.send_text(email.to, email.body, reference=f"outbox-{email.pk}")
+            else:
+                EmailMessage(
+                    email.subject,
+                    email.body,
+                    None,
+                    [email.to],
+                    headers={"Message-ID": email.message_id},
+                ).send()
+        except Exception as exc:  # whatever the mail server, Notify or the network raised
             email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
                 email.status = OutgoingEmail.Status.FAILED
