@@ -54,41 +54,31 @@ def served(env: dict, log_path: Path, *, start_timeout_s: float = 60) -> Iterato
     """gunicorn with ``env`` until the block ends; yields its base URL once /healthz answers.
     The server has a session of its own and is stopped as a group, also on an error."""
     port = free_port()
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--timeout",
-                "30",
-                "--graceful-timeout",
-                "5",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_for(server, base, start_timeout_s, log_path)
-            yield base
-        finally:
-            _stop(server)
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    bind = ["--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    timeouts = ["--timeout", "30", "--graceful-timeout", "5"]
+    with _process([gunicorn, "config.wsgi", *bind, *timeouts], env, log_path) as server:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(server, base, start_timeout_s, log_path)
+        yield base
 
 
 @contextmanager
 def worker(env: dict, log_path: Path, *args: str) -> Iterator[subprocess.Popen]:
     """`manage.py worker` with ``env`` until the block ends (in a session of its own, so a test
     can kill it as a crash would: ``os.killpg(process.pid, signal.SIGKILL)``)."""
+    command = [sys.executable, "manage.py", "worker", "--no-reload", "--no-startup-delay", *args]
+    with _process(command, env, log_path) as process:
+        yield process
+
+
+@contextmanager
+def _process(command: list[str], env: dict, log_path: Path) -> Iterator[subprocess.Popen]:
+    """``command`` in the project folder, in a session of its own, logging to ``log_path``;
+    stopped as a group when the block ends, also on an error."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "worker", "--no-reload", "--no-startup-delay", *args],
+            command,
             cwd=ROOT,
             env=env,
             stdout=log,

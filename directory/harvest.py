@@ -213,7 +213,7 @@ def content_hash(record) -> str:
 
 # --- Fetching -------------------------------------------------------------------------------
 def user_agent(contact: str = "") -> str:
-    contact = contact or getattr(settings, "HARVEST_CONTACT", "")
+    contact = contact or settings.HARVEST_CONTACT
     agent = "Flourish-harvester/1.0 (Open Referral UK; social-prescribing directory"
     return agent + (f"; +{contact})" if contact else ")")
 
@@ -222,7 +222,7 @@ def check_public(url: str) -> None:
     """Refuse an address on a private, loopback or link-local network: a feed is public, and
     the harvester must not be pointed (by a typo or on purpose) at the servers beside ours.
     ``HARVEST_ALLOW_PRIVATE_ADDRESSES`` lifts this (tests serve feeds on loopback)."""
-    if getattr(settings, "HARVEST_ALLOW_PRIVATE_ADDRESSES", False):
+    if settings.HARVEST_ALLOW_PRIVATE_ADDRESSES:
         return
     host = urllib.parse.urlsplit(url).hostname or ""
     try:

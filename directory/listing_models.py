@@ -16,11 +16,9 @@ from django.utils import timezone
 
 from directory.models import Organization, Schedule, Service
 
-LINK_DAYS_DEFAULT = 30
-
 
 def link_days() -> int:
-    return getattr(settings, "LISTING_LINK_DAYS", LINK_DAYS_DEFAULT)
+    return settings.LISTING_LINK_DAYS
 
 
 def token_digest(token: str) -> str:

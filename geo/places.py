@@ -286,12 +286,9 @@ def locate(text: str) -> Place:
     except postcodes.InvalidPostcode as invalid:
         if _has_digit(text):
             # No place name has a digit in it: a postcode with a slip, or not a postcode.
-            corrected = _corrected(text)
-            if corrected is not None:
-                return corrected
-            fallback = _geocoded(text)
-            if fallback is not None:
-                return fallback
+            found = _slip_or_geocoded(text)
+            if found is not None:
+                return found
             raise invalid
     else:
         return locate_postcode(text)
@@ -306,13 +303,15 @@ def locate(text: str) -> Place:
             f'{found.places[0].get_nation_display()}".',
             [place_choice(p) for p in found.places[:CHOICES_MAX]],
         )
-    corrected = _corrected(text)
-    if corrected is not None:
-        return corrected
-    fallback = _geocoded(text)
-    if fallback is not None:
-        return fallback
+    found = _slip_or_geocoded(text)
+    if found is not None:
+        return found
     raise PlaceNotFound(f"{text[:40]!r} is not a UK postcode or a place we know. {HOW_TO_FIX}")
+
+
+def _slip_or_geocoded(text: str) -> Place | None:
+    """The last readings: a postcode typed with a slip, then (when set up) the geocoder."""
+    return _corrected(text) or _geocoded(text)
 
 
 def _geocoded(text: str) -> Place | None:
