@@ -18,13 +18,13 @@ from django.contrib.gis.db import models
 from django.contrib.gis.db.models.functions import Distance
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Subquery
+from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from config.clientip import client_ip
-from directory.models import Service, ServiceArea, ServiceAtLocation, TaxonomyTerm
+from directory.models import Service, ServiceAtLocation, TaxonomyTerm
 from referrals import permissions
 
 logger = logging.getLogger(__name__)
@@ -122,14 +122,19 @@ class TeamQuerySet(models.QuerySet):
     def covering(self, point, outcode: str | None = None):
         """Teams whose coverage includes a place, nearest base first, with their load.
 
-        Coverage is the linked directory service's areas when it has any (a polygon covering the
-        point, or a postcode district list naming ``outcode``); a service without areas covers
-        ``radius_m`` around its nearest base. Annotates ``distance`` (metres to the nearest base,
-        or None), ``open_cases`` and ``trainers``.
+        A team covers a place when its directory service serves it, by the directory's own
+        matching rule (``Service.objects.serving``: a service area covering the point or naming
+        ``outcode``, or a base within the radius when the service has no area that leaves the
+        place out), with the team's ``radius_m`` as the radius. Annotates ``distance`` (metres
+        to the nearest base, or None), ``open_cases`` and ``trainers``.
         """
-        area_filter = Q(extent__covers=point)
-        if outcode:
-            area_filter |= Q(postcode_districts__contains=[outcode])
+        # The rule takes one radius; teams may each have their own, so one clause per radius
+        # in use (a handful: most teams keep the default).
+        radii = self.order_by().values_list("radius_m", flat=True).distinct()
+        served = Q(pk__in=[])
+        for radius in radii:
+            serving = Service.objects.serving(point, radius, outcode).values("pk")
+            served |= Q(radius_m=radius, service__in=serving)
         nearest_base = (
             ServiceAtLocation.objects.filter(
                 service=OuterRef("service"), location__point__isnull=False
@@ -140,14 +145,8 @@ class TeamQuerySet(models.QuerySet):
         )
         return (
             self.with_load()
-            .annotate(
-                _has_area=Exists(ServiceArea.objects.filter(service=OuterRef("service"))),
-                _covered=Exists(
-                    ServiceArea.objects.filter(area_filter, service=OuterRef("service"))
-                ),
-                distance=Subquery(nearest_base, output_field=FloatField()),
-            )
-            .filter(Q(_covered=True) | Q(_has_area=False, distance__lte=F("radius_m")))
+            .filter(served)
+            .annotate(distance=Subquery(nearest_base, output_field=FloatField()))
             .order_by(F("distance").asc(nulls_last=True), "name")
         )
 
