@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.gis.db.models.functions import Distance
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from config.clientip import client_ip
 from directory.models import Service, ServiceAtLocation, TaxonomyTerm
+from referrals import measures as measure_fields
 from referrals import permissions
 
 logger = logging.getLogger(__name__)
@@ -1090,8 +1092,13 @@ class AccessLog(models.Model):
 
 
 # --- Follow-ups -----------------------------------------------------------------------------
+# A contact lasts from a minute to a day; more is a typing slip (600 for 60).
+FOLLOW_UP_MINUTES_MAX = 24 * 60
+
+
 class FollowUp(models.Model):
-    """One contact or attempt at contact with the person."""
+    """One contact or attempt at contact with the person, and any measures taken then
+    (``services.record_contact`` makes both, in one transaction)."""
 
     class Method(models.TextChoices):
         PHONE = "phone", "Phone"
@@ -1105,16 +1112,35 @@ class FollowUp(models.Model):
     at = models.DateTimeField(default=timezone.now)
     method = models.CharField(max_length=15, choices=Method.choices)
     reached = models.BooleanField(help_text="Did you reach the person?")
-    duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(FOLLOW_UP_MINUTES_MAX)],
+    )
     notes = models.TextField(blank=True, max_length=FOLLOW_UP_NOTES_MAX)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # The page's form token: a form sent twice (a double click, a resend after a timeout) logs
+    # one contact. NULL from the API, which has no token.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["referral", "idempotency_key"], name="unique_follow_up_idempotency_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        if self.at is not None and self.referral_id is not None:
+            try:
+                validate_contact_time(self.at, self.referral)
+            except ValidationError as error:
+                raise ValidationError({"at": error.messages}) from None
 
 
 class Goal(models.Model):
@@ -1141,8 +1167,14 @@ class Goal(models.Model):
 
 
 class Measure(models.Model):
-    """A dated wellbeing measure. Only totals and answers to public questions are stored (SWEMWBS
-    and PAM are licensed: never their questions)."""
+    """A dated wellbeing measure. Only item scores, totals and answers to public questions are
+    stored: the SWEMWBS and PAM questions are licensed, so their wording is never stored or
+    shown (``referrals.measures`` names the fields and holds the ONS4 wording).
+
+    SWEMWBS is entered item by item (``swemwbs_1`` .. ``swemwbs_7``, each 1-5) and the total is
+    their sum; rows from before items were kept, and API clients that still send a bare total,
+    have a total and no items. Its metric score is derived (``swemwbs_metric``). A measure taken
+    at a contact is dated the day of the contact."""
 
     class Instrument(models.TextChoices):
         ONS4 = "ons4", "ONS4 personal wellbeing"
@@ -1159,25 +1191,38 @@ class Measure(models.Model):
     worthwhile = models.PositiveSmallIntegerField(null=True, blank=True)
     happiness = models.PositiveSmallIntegerField(null=True, blank=True)
     anxiety = models.PositiveSmallIntegerField(null=True, blank=True)
+    swemwbs_1 = models.PositiveSmallIntegerField("SWEMWBS item 1", null=True, blank=True)
+    swemwbs_2 = models.PositiveSmallIntegerField("SWEMWBS item 2", null=True, blank=True)
+    swemwbs_3 = models.PositiveSmallIntegerField("SWEMWBS item 3", null=True, blank=True)
+    swemwbs_4 = models.PositiveSmallIntegerField("SWEMWBS item 4", null=True, blank=True)
+    swemwbs_5 = models.PositiveSmallIntegerField("SWEMWBS item 5", null=True, blank=True)
+    swemwbs_6 = models.PositiveSmallIntegerField("SWEMWBS item 6", null=True, blank=True)
+    swemwbs_7 = models.PositiveSmallIntegerField("SWEMWBS item 7", null=True, blank=True)
     swemwbs_total = models.PositiveSmallIntegerField("SWEMWBS total", null=True, blank=True)
     pam_level = models.PositiveSmallIntegerField("PAM level", null=True, blank=True)
-    pam_score = models.PositiveSmallIntegerField("PAM score", null=True, blank=True)
+    # One decimal place, as PAM reports it (48.5).
+    pam_score = models.DecimalField(
+        "PAM score", max_digits=4, decimal_places=1, null=True, blank=True
+    )
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
-    ONS4_FIELDS = ("life_satisfaction", "worthwhile", "happiness", "anxiety")
+    ONS4_FIELDS = measure_fields.ONS4_FIELDS
+    SWEMWBS_ITEMS = measure_fields.SWEMWBS_ITEMS
+    # What each instrument is made of (a SWEMWBS row has its items, or only a total).
     FIELDS = {
         Instrument.ONS4: ONS4_FIELDS,
-        Instrument.SWEMWBS: ("swemwbs_total",),
-        Instrument.PAM: ("pam_level", "pam_score"),
+        Instrument.SWEMWBS: (*SWEMWBS_ITEMS, "swemwbs_total"),
+        Instrument.PAM: ("pam_score", "pam_level"),
     }
     RANGES = {
         "life_satisfaction": (0, 10),
         "worthwhile": (0, 10),
         "happiness": (0, 10),
         "anxiety": (0, 10),
+        **{item: (1, 5) for item in SWEMWBS_ITEMS},
         "swemwbs_total": (7, 35),
-        "pam_level": (1, 4),
         "pam_score": (0, 100),
+        "pam_level": (1, 4),
     }
 
     class Meta:
@@ -1191,7 +1236,36 @@ class Measure(models.Model):
                     happiness__range=(0, 10),
                     anxiety__range=(0, 10),
                 )
-                | Q(instrument="swemwbs", swemwbs_total__range=(7, 35))
+                # SWEMWBS: seven items of 1-5 and their sum as the total, or (older rows and
+                # API clients sending a bare total) no items and a total of 7-35.
+                | Q(
+                    instrument="swemwbs",
+                    swemwbs_total__range=(7, 35),
+                    swemwbs_1__isnull=True,
+                    swemwbs_2__isnull=True,
+                    swemwbs_3__isnull=True,
+                    swemwbs_4__isnull=True,
+                    swemwbs_5__isnull=True,
+                    swemwbs_6__isnull=True,
+                    swemwbs_7__isnull=True,
+                )
+                | Q(
+                    instrument="swemwbs",
+                    swemwbs_1__range=(1, 5),
+                    swemwbs_2__range=(1, 5),
+                    swemwbs_3__range=(1, 5),
+                    swemwbs_4__range=(1, 5),
+                    swemwbs_5__range=(1, 5),
+                    swemwbs_6__range=(1, 5),
+                    swemwbs_7__range=(1, 5),
+                    swemwbs_total=F("swemwbs_1")
+                    + F("swemwbs_2")
+                    + F("swemwbs_3")
+                    + F("swemwbs_4")
+                    + F("swemwbs_5")
+                    + F("swemwbs_6")
+                    + F("swemwbs_7"),
+                )
                 | Q(instrument="pam", pam_level__range=(1, 4), pam_score__range=(0, 100)),
                 name="measure_values_in_range",
             )
@@ -1200,28 +1274,104 @@ class Measure(models.Model):
     def __str__(self) -> str:
         return f"{self.get_instrument_display()} {self.taken_on}"
 
+    @property
+    def swemwbs_metric(self):
+        """The SWEMWBS metric score (Decimal) from the published conversion table."""
+        return measure_fields.swemwbs_metric(self.swemwbs_total)
+
     def clean(self) -> None:
-        errors = {}
-        own = self.FIELDS.get(self.instrument, ())
-        for field in self.RANGES:
-            if field not in own and getattr(self, field) is not None:
-                label = self._meta.get_field(field).verbose_name
-                errors[field] = (
-                    f"The {label} is not part of the {self.get_instrument_display()}: leave it out."
-                )
-        for field in own:
-            low, high = self.RANGES[field]
-            value = getattr(self, field)
-            label = self._meta.get_field(field).verbose_name
-            if value is None:
-                errors[field] = f"Enter the {label}."
-            elif not low <= value <= high:
-                errors[field] = f"The {label} must be between {low} and {high}."
+        errors = self.value_errors()
         if errors:
             raise ValidationError(errors)
 
-    def values(self) -> dict[str, int]:
-        return {field: getattr(self, field) for field in self.FIELDS[self.instrument]}
+    def value_errors(self) -> dict[str, str]:
+        """What is wrong with the values, one message per field naming it (``clean`` raises
+        these; the follow-up form shows them beside the boxes). Fills in the SWEMWBS total from
+        complete, valid items."""
+        errors: dict[str, str] = {}
+        instrument = self.get_instrument_display()
+        own = self.FIELDS.get(self.instrument, ())
+        for field in self.RANGES:
+            if field not in own and getattr(self, field) is not None:
+                errors[field] = (
+                    f"The {measure_fields.FIELD_LABELS[field]} is not part of the {instrument}: "
+                    "leave it out."
+                )
+        if self.instrument == self.Instrument.SWEMWBS:
+            errors.update(self._swemwbs_errors())
+        else:
+            for field in own:
+                message = self._range_error(field)
+                if message:
+                    errors[field] = message
+        date_error = self._date_error()
+        if date_error:
+            errors["taken_on"] = date_error
+        return errors
+
+    def _range_error(self, field: str) -> str | None:
+        low, high = self.RANGES[field]
+        value = getattr(self, field)
+        if field in self.ONS4_FIELDS:
+            noun = f"the answer to '{measure_fields.ONS4_QUESTIONS[field]}'"
+        else:
+            noun = measure_fields.FIELD_LABELS[field]
+            noun = noun if noun.startswith("SWEMWBS") else f"the {noun}"
+        if value is None:
+            return f"Enter {noun}"
+        if not low <= value <= high:
+            return f"{noun[0].upper()}{noun[1:]} must be between {low} and {high}"
+        return None
+
+    def _swemwbs_errors(self) -> dict[str, str]:
+        items = [getattr(self, item) for item in self.SWEMWBS_ITEMS]
+        if all(value is None for value in items):
+            # A bare total (an older row, an older API client).
+            if self.swemwbs_total is None:
+                return {"swemwbs_1": "Enter the seven SWEMWBS item scores"}
+            message = self._range_error("swemwbs_total")
+            return {"swemwbs_total": message} if message else {}
+        errors = {}
+        for item in self.SWEMWBS_ITEMS:
+            message = self._range_error(item)
+            if message:
+                errors[item] = message
+        if errors:
+            return errors
+        total = measure_fields.swemwbs_total(items)
+        if self.swemwbs_total is not None and self.swemwbs_total != total:
+            return {
+                "swemwbs_total": f"The SWEMWBS total must be the sum of the seven items "
+                f"({total}): leave it out and it is worked out for you"
+            }
+        self.swemwbs_total = total
+        return {}
+
+    def _date_error(self) -> str | None:
+        if self.taken_on is None:
+            return "Enter the date the measure was taken"
+        if self.referral_id is not None:
+            try:
+                validate_measure_date(self.taken_on, self.referral)
+            except ValidationError as error:
+                return error.messages[0]
+        if self.follow_up is not None and self.follow_up.at is not None:
+            contact_day = timezone.localdate(self.follow_up.at)
+            if self.taken_on != contact_day:
+                return (
+                    "A measure taken at a contact is dated the day of the contact "
+                    f"({contact_day:%-d %B %Y})"
+                )
+        return None
+
+    def values(self) -> dict[str, object]:
+        """The values recorded, by field name (items a SWEMWBS row does not have are left out)."""
+        found = {}
+        for field in self.FIELDS[self.instrument]:
+            value = getattr(self, field)
+            if value is not None:
+                found[field] = value
+        return found
 
 
 class Connection(models.Model):
