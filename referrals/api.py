@@ -7,7 +7,6 @@ anonymous request is a 401 with a challenge.
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -28,7 +27,7 @@ from config.clientip import client_ip
 from geo.models import PostcodeNotFound
 from referrals import permissions, services
 from referrals.authentication import TokenAuthentication
-from referrals.models import AccessLog, IllegalMove, Measure, Referral, StaleReferral
+from referrals.models import AccessLog, IllegalMove, Referral, StaleReferral
 from referrals.serializers import (
     AcceptSerializer,
     CloseSerializer,
@@ -299,24 +298,48 @@ class FollowUpListView(ReferralAPIView):
     @extend_schema(
         tags=["follow-ups"],
         summary="Log a contact (trainers), with any measures taken",
+        description="Saves the contact and its measures together, or nothing: every refusal "
+        "is listed (a measure's under `measures`, by position). When the person was reached "
+        "and the referral is accepted, it moves to contacted (one event; the referrer is told). "
+        "SWEMWBS: send the seven items; a bare total is still accepted (deprecated). PAM: a "
+        "score with one decimal place.",
         request=FollowUpSerializer,
         responses={201: FollowUpSerializer},
     )
     def post(self, request, pk):
         referral = self.acting(pk)
-        serializer = FollowUpSerializer(data=request.data, context={"referral": referral})
+        serializer = FollowUpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        measures = data.pop("measures", [])
-        with transaction.atomic():
-            follow_up = referral.follow_ups.create(by=request.user, **data)
-            for measure in measures:
-                Measure.objects.create(
-                    referral=referral, follow_up=follow_up, by=request.user, **measure
-                )
+        measures = [dict(measure) for measure in data.pop("measures", [])]
+        try:
+            follow_up, _ = services.record_contact(
+                referral, by=request.user, measures=measures, **data
+            )
+        except services.ContactRefused as refused:
+            raise exceptions.ValidationError(_refusal_body(refused, measures)) from None
+        except PermissionDenied as error:
+            raise exceptions.PermissionDenied(str(error)) from None
         body = FollowUpSerializer(follow_up).data
         body["suggest_closing_could_not_contact"] = referral.suggests_could_not_contact()
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _refusal_body(refused, measures: list[dict]) -> dict:
+    """``record_contact``'s refusal in the serializer's error shape: the contact's errors by
+    field, and under ``measures`` one entry per measure sent (empty for one without errors)."""
+    body = {field: list(messages) for field, messages in refused.contact.items()}
+    if refused.measures:
+        body["measures"] = [
+            {
+                ("non_field_errors" if field == "__all__" else field): list(messages)
+                for field, messages in refused.measures.get(measure.get("instrument"), {}).items()
+            }
+            for measure in measures
+        ]
+    if "__all__" in body:
+        body["non_field_errors"] = body.pop("__all__")
+    return body
 
 
 class EventListView(ReferralAPIView):

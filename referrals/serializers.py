@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from directory.models import Service, TaxonomyTerm
 from geo import postcodes
+from referrals.measures import ONS4_SCALE
 from referrals.models import (
     ACCESSIBILITY_NEEDS_MAX,
     MAX_NEEDS,
@@ -19,9 +20,7 @@ from referrals.models import (
     ReferralEvent,
     Team,
     nhs_number_digits,
-    validate_contact_time,
     validate_date_of_birth,
-    validate_measure_date,
     validate_nhs_number,
 )
 
@@ -285,26 +284,66 @@ class CloseSerializer(NoteSerializer):
 
 
 class MeasureSerializer(serializers.ModelSerializer):
+    """One measure taken at a contact. Shape only: which fields belong to which instrument,
+    the ranges and the dates are the model's rules, applied by ``services.record_contact``."""
+
+    taken_on = serializers.DateField(
+        required=False,
+        help_text="The day of the contact (the default). A measure taken at a contact is dated "
+        "that day; another date is refused.",
+    )
+    pam_score = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        coerce_to_string=False,
+        required=False,
+        allow_null=True,
+        help_text="PAM only: the score, 0 to 100 with at most one decimal place (48.5).",
+    )
+    swemwbs_total = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=32767,
+        help_text="SWEMWBS only: the sum of the seven items, 7 to 35. Send the seven items "
+        "(swemwbs_1 to swemwbs_7) and leave this out: it is worked out from them (if given, it "
+        "must equal their sum). For older clients a total alone, with no items, is still "
+        "accepted and stored without items (deprecated).",
+    )
+    swemwbs_metric = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        coerce_to_string=False,
+        read_only=True,
+        allow_null=True,
+        help_text="SWEMWBS only: the metric score for the total, from the published Rasch "
+        "conversion table (Stewart-Brown et al. 2009, Warwick Medical School).",
+    )
+
     class Meta:
         model = Measure
-        fields = ["instrument", "taken_on", *Measure.RANGES]
-
-    def validate(self, data):
-        measure = Measure(**data)
-        try:
-            measure.clean()
-        except Exception as error:
-            raise serializers.ValidationError(error.message_dict) from None
-        if data.get("taken_on"):
-            try:
-                validate_measure_date(data["taken_on"], self.context["referral"])
-            except DjangoValidationError as error:
-                raise serializers.ValidationError({"taken_on": error.messages}) from None
-        return data
+        fields = ["instrument", "taken_on", *Measure.RANGES, "swemwbs_metric"]
+        extra_kwargs = {
+            **{
+                field: {"help_text": f"ONS4 only: the answer, {low} to {high} ({ONS4_SCALE})."}
+                for field, (low, high) in Measure.RANGES.items()
+                if field in Measure.ONS4_FIELDS
+            },
+            **{
+                item: {"help_text": f"SWEMWBS only: item {n}'s score, 1 to 5."}
+                for n, item in enumerate(Measure.SWEMWBS_ITEMS, start=1)
+            },
+            "pam_level": {"help_text": "PAM only: the level, 1 to 4."},
+        }
 
 
 class FollowUpSerializer(serializers.ModelSerializer):
-    # At most one of each instrument in one contact.
+    """A contact logged, with the measures taken then. Shape only: ``services.record_contact``
+    (the same function the page uses) checks the values with the models' rules, saves the
+    contact and its measures in one transaction (all or nothing) and moves an accepted referral
+    to contacted when the person was reached."""
+
+    # At most one of each instrument in one contact (record_contact refuses a repeat).
     measures = MeasureSerializer(many=True, required=False, max_length=len(Measure.Instrument))
     by = serializers.CharField(source="by.username", read_only=True)
 
@@ -312,19 +351,6 @@ class FollowUpSerializer(serializers.ModelSerializer):
         model = FollowUp
         fields = ["id", "at", "method", "reached", "duration_minutes", "notes", "by", "measures"]
         read_only_fields = ["id", "by"]
-
-    def validate_at(self, value):
-        try:
-            validate_contact_time(value, self.context["referral"])
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(error.messages) from None
-        return value
-
-    def validate_measures(self, value):
-        instruments = [measure["instrument"] for measure in value]
-        if len(set(instruments)) != len(instruments):
-            raise serializers.ValidationError("Give each instrument at most once per contact.")
-        return value
 
 
 class EventSerializer(serializers.ModelSerializer):

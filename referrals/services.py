@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,6 +17,8 @@ from geo import postcodes
 from geo.models import Place, PostcodeNotFound, locate_postcode
 from referrals import sms
 from referrals.models import (
+    FollowUp,
+    Measure,
     OutgoingEmail,
     Patient,
     Practice,
@@ -410,6 +412,110 @@ def self_referral_confirmation_sms(referral: Referral) -> str:
         f"{referral.reference}. They will contact you within {contact_working_days()} working "
         "days. Urgent help: call 111. Emergency: 999."
     )
+
+
+# --- Contacts and measures --------------------------------------------------------------------
+class ContactRefused(ValidationError):
+    """``record_contact`` saved nothing: ``contact`` holds the contact's errors by field and
+    ``measures`` each instrument's, ``{instrument: {field: [messages]}}``. As a ValidationError
+    its ``message_dict`` has them all by field name (the measures' names are all different)."""
+
+    def __init__(self, contact: dict, measures: dict):
+        self.contact = contact
+        self.measures = measures
+        flat: dict[str, list[str]] = {name: list(errors) for name, errors in contact.items()}
+        for errors in measures.values():
+            for name, messages in errors.items():
+                flat.setdefault(name, []).extend(messages)
+        super().__init__(flat)
+
+
+def record_contact(
+    referral: Referral,
+    *,
+    by,
+    at: datetime,
+    method: str,
+    reached: bool,
+    duration_minutes: int | None = None,
+    notes: str = "",
+    measures: list[dict] = (),
+    idempotency_key: str | None = None,
+) -> tuple[FollowUp, bool]:
+    """A trainer logs a contact (or an attempt) with the person and any measures taken then.
+
+    One transaction on the locked referral row: the ``FollowUp``, one ``Measure`` per entry of
+    ``measures`` (each a dict with ``instrument`` and that instrument's fields; dated the day of
+    the contact, so a ``taken_on`` given must be that day) and, when the person was reached and
+    the referral is ``accepted``, the move to ``contacted`` (the model's move: one event, the
+    referrer told). Every value is checked by the models' own rules (``full_clean``) before
+    anything is written: if any is wrong, ``ContactRefused`` lists them all and nothing is
+    saved. Raises ``PermissionDenied`` for someone outside the referral's team.
+
+    Returns ``(follow_up, created)``: the same ``idempotency_key`` (the page's form token) again
+    returns the contact already logged with ``created=False``."""
+    with transaction.atomic():
+        locked = Referral.objects.select_for_update().get(pk=referral.pk)
+        if not locked.may_act(by):
+            raise PermissionDenied("Only a trainer in this referral's team can log a contact.")
+        if idempotency_key:
+            existing = locked.follow_ups.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing, False
+        follow_up = FollowUp(
+            referral=locked,
+            by=by,
+            at=at,
+            method=method,
+            reached=reached,
+            duration_minutes=duration_minutes,
+            notes=notes or "",
+            idempotency_key=idempotency_key or None,
+        )
+        contact_errors = _errors_of(follow_up)
+        taken: list[Measure] = []
+        measure_errors: dict[str, dict[str, list[str]]] = {}
+        seen: set[str] = set()
+        for values in measures:
+            values = dict(values)
+            instrument = values.pop("instrument", "")
+            if instrument in seen:
+                raise ContactRefused(
+                    contact_errors, {instrument: {NON_FIELD_ERRORS: [ONE_OF_EACH_INSTRUMENT]}}
+                )
+            seen.add(instrument)
+            values.setdefault("taken_on", timezone.localdate(at) if at else None)
+            measure = Measure(
+                referral=locked, follow_up=follow_up, by=by, instrument=instrument, **values
+            )
+            errors = _errors_of(measure, exclude=["follow_up"])
+            if errors:
+                measure_errors[instrument] = errors
+            taken.append(measure)
+        if contact_errors or measure_errors:
+            raise ContactRefused(contact_errors, measure_errors)
+        follow_up.save()
+        for measure in taken:
+            measure.follow_up = follow_up
+            measure.save()
+        if reached and locked.status == Referral.Status.ACCEPTED:
+            how = follow_up.get_method_display().lower()
+            locked._move(Referral.Status.CONTACTED, by=by, note=f"Contact logged: reached ({how}).")
+    referral._refresh_from(locked)
+    return follow_up, True
+
+
+ONE_OF_EACH_INSTRUMENT = "Give each instrument at most once per contact."
+
+
+def _errors_of(instance, exclude=()) -> dict[str, list[str]]:
+    try:
+        instance.full_clean(
+            exclude=list(exclude), validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as error:
+        return error.message_dict
+    return {}
 
 
 @dataclass
