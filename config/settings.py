@@ -65,6 +65,11 @@ if not DEBUG and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 32):
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The site's public address, for links in emails (a referrer's email links to the message in
+# Flourish). Unset: https:// and the first of ALLOWED_HOSTS (`make run`'s address in development).
+SITE_URL = env_str(
+    "SITE_URL", "http://localhost:8000" if DEBUG else f"https://{ALLOWED_HOSTS[0].lstrip('.')}"
+).rstrip("/")
 # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty: the header is ignored
 # and REMOTE_ADDR is the client (config/clientip.py).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
@@ -87,6 +92,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "django.contrib.postgres",
+    "django.forms",  # its widget templates, for the NHS.UK renderer (config/forms.py)
     "rest_framework",
     "knox",  # before referrals, whose admin unregisters knox's token admin
     "rest_framework_gis",

@@ -166,6 +166,7 @@ PHONE_RE = re.compile(r"^\+?[\d\s()-]+$")
 
 
 class SelfReferralForm(ErrorSummaryMixin, forms.Form):
+    nouns = {"preferred_contact": "how the team should contact you"}
     form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
     # People never see it (``.honeypot`` moves it off screen, and it is hidden from screen
     # readers): a script filling in every field fills this one too.

@@ -85,4 +85,31 @@
       share.insertAdjacentElement("afterend", copy);
     }
   }
+  // Character count (NHS.UK): the hint under a long text box counts down as the person types,
+  // and says how many characters too many once past the limit (the server refuses it then,
+  // keeping the text). The count is announced politely, a moment after typing stops.
+  document.querySelectorAll(".character-count[data-maxlength]").forEach(function (group) {
+    var box = group.querySelector("textarea");
+    var message = group.querySelector(".character-count__message");
+    var limit = parseInt(group.getAttribute("data-maxlength"), 10);
+    if (!box || !message || !limit) { return; }
+    var timer = null;
+    function update(speak) {
+      var left = limit - box.value.length;
+      var over = left < 0;
+      var n = Math.abs(left);
+      var text = over
+        ? "You have " + n + (n === 1 ? " character" : " characters") + " too many"
+        : "You have " + n + (n === 1 ? " character" : " characters") + " remaining";
+      message.textContent = text;
+      message.classList.toggle("character-count__message--error", over);
+      box.classList.toggle("textarea--error", over || group.classList.contains("form-group--error"));
+      if (speak) {
+        window.clearTimeout(timer);
+        timer = window.setTimeout(function () { announce(text); }, 1000);
+      }
+    }
+    box.addEventListener("input", function () { update(true); });
+    update(false);
+  });
 })();

@@ -156,7 +156,7 @@ REFUSALS = [
     ({"email": "ada.example.org"}, "Enter an email address in the correct format", "id_email"),
     (
         {"preferred_contact": "letter"},
-        "Select a valid choice. letter is not one of the available choices.",
+        "Select how the team should contact you from the list",
         None,
     ),
     (
