@@ -6,12 +6,14 @@ from django.urls import reverse
 
 from referrals import permissions
 from referrals.authentication import revoke_all_tokens
+from referrals.forms.auth import LoginForm
 
 
 class LoginView(auth_views.LoginView):
     # A FormView treats PUT as POST; only GET and POST mean anything here, the rest are a 405.
     http_method_names = ["get", "post", "head", "options"]
     template_name = "registration/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
     extra_context = {"session_minutes": settings.SESSION_COOKIE_AGE // 60}
 

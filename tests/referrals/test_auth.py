@@ -18,8 +18,27 @@ class LoginTests:
         response = client.get(reverse("login"))
         html = response.content.decode()
         assert response.status_code == 200
-        assert '<label for="id_username"' in html and '<label for="id_password"' in html
+        assert '<label class="label" for="id_username">Username</label>' in html
+        assert '<label class="label" for="id_password">Password</label>' in html
+        assert "Username:" not in html  # NHS.UK labels carry no colon
         assert response.headers["Content-Security-Policy"]
+
+    def test_a_wrong_password_says_what_to_do_and_links_to_the_username(self, client, world):
+        response = client.post(reverse("login"), {"username": "trainer", "password": "wrong"})
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "<title>Error: Sign in" in html
+        assert (
+            '<a href="#id_username">Enter a correct username and password. Both are '
+            "case-sensitive: check Caps Lock.</a>" in html
+        )
+        assert 'value="trainer"' in html  # what was typed is kept
+
+    def test_an_empty_form_names_each_field(self, client, db):
+        html = client.post(reverse("login"), {}).content.decode()
+        assert '<a href="#id_username">Enter your username</a>' in html
+        assert '<a href="#id_password">Enter your password</a>' in html
+        assert "This field is required" not in html
 
     def test_it_signs_a_user_in_and_out(self, client, world):
         response = client.post(reverse("login"), {"username": "trainer", "password": PASSWORD})
