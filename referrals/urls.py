@@ -1,6 +1,7 @@
 from django.urls import path
 
 from referrals import views
+from referrals.views.report import report_csv
 
 urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
@@ -33,4 +34,5 @@ urlpatterns = [
     path("referrals/emails/", views.emails, name="referrals-emails"),
     path("referrals/emails/<int:email_id>/retry/", views.email_retry, name="referrals-email-retry"),
     path("reports/referrals/", views.report, name="referrals-report"),
+    path("reports/referrals.csv", report_csv, name="referrals-report-csv"),
 ]
