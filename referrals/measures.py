@@ -78,6 +78,16 @@ INSTRUMENT_LABELS = {
     PAM: "Patient Activation Measure (PAM)",
 }
 
+
+def field_noun(field: str) -> str:
+    """How a message names a field: "the answer to 'Overall, how happy did you feel
+    yesterday?'", "SWEMWBS item 3", "the PAM score"."""
+    if field in ONS4_QUESTIONS:
+        return f"the answer to '{ONS4_QUESTIONS[field]}'"
+    label = FIELD_LABELS[field]
+    return label if label.startswith("SWEMWBS item") else f"the {label}"
+
+
 # For anxiety a fall is the improvement; for every other field a rise is.
 LOWER_IS_BETTER = frozenset({"anxiety"})
 

@@ -1312,11 +1312,7 @@ class Measure(models.Model):
     def _range_error(self, field: str) -> str | None:
         low, high = self.RANGES[field]
         value = getattr(self, field)
-        if field in self.ONS4_FIELDS:
-            noun = f"the answer to '{measure_fields.ONS4_QUESTIONS[field]}'"
-        else:
-            noun = measure_fields.FIELD_LABELS[field]
-            noun = noun if noun.startswith("SWEMWBS") else f"the {noun}"
+        noun = measure_fields.field_noun(field)
         if value is None:
             return f"Enter {noun}"
         if not low <= value <= high:
