@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -279,10 +280,25 @@ def validate_measure_date(taken_on: date, referral) -> None:
 def validate_date_of_birth(value: date) -> None:
     if value < EARLIEST_DATE_OF_BIRTH:
         raise ValidationError(
-            f"Enter a date of birth after {EARLIEST_DATE_OF_BIRTH:%-d %B %Y}, like 27/03/1961."
+            f"Enter a date of birth after {EARLIEST_DATE_OF_BIRTH:%-d %B %Y}."
         )
     if value > timezone.localdate():
         raise ValidationError("Date of birth must be in the past.")
+
+
+# How the person would like to be contacted needs the detail to do it. The clinician's form and
+# the API both show these words (``validate_contact_method``).
+CONTACT_NEEDS_PHONE = "Enter a phone number, or choose another way to contact them."
+CONTACT_NEEDS_EMAIL = "Enter an email address, or choose another way to contact them."
+
+
+def validate_contact_method(method: str, *, phone: str = "", email: str = "") -> None:
+    """A phone call or a text needs a phone number; an email needs an email address. Raises
+    ``ValidationError`` keyed by the missing field (``phone`` or ``email``)."""
+    if method in ("phone", "text") and not (phone or "").strip():
+        raise ValidationError({"phone": CONTACT_NEEDS_PHONE})
+    if method == "email" and not (email or "").strip():
+        raise ValidationError({"email": CONTACT_NEEDS_EMAIL})
 
 
 class Patient(models.Model):
@@ -384,6 +400,9 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        validate_contact_method(self.preferred_contact, phone=self.phone, email=self.email)
+
     @property
     def name(self) -> str:
         return f"{self.given_name} {self.family_name}"
@@ -470,6 +489,30 @@ class ReferralQuerySet(models.QuerySet):
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
+
+
+def working_days_after(start: date, days: int) -> date:
+    """The date ``days`` working days (Monday to Friday) after ``start``."""
+    current = start
+    while days > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What is expected next on a referral, and by when (``Referral.next_step``)."""
+
+    text: str
+    due: date | None = None
+    overdue: bool = False
+    # For a new referral past its reminder: the day the chaser declines it.
+    declines_on: date | None = None
+
+    def __str__(self) -> str:
+        return f"{self.text} by {self.due:%-d %B %Y}" if self.due else self.text
 
 
 # Crockford's base 32: no I, L, O or U, so a reference read out on the phone is not misheard.
@@ -631,6 +674,51 @@ class Referral(models.Model):
 
     def waiting(self, now=None) -> timedelta:
         return (now or timezone.now()) - self.created_at
+
+    def accept_by(self) -> date:
+        """The day the team is expected to have accepted or declined a new referral: when
+        ``services.chase_referrals`` reminds them (REFERRAL_CHASE_AFTER_DAYS)."""
+        made = self.created_at + timedelta(days=settings.REFERRAL_CHASE_AFTER_DAYS)
+        return timezone.localdate(made)
+
+    def declined_automatically_on(self) -> date:
+        """The day ``services.chase_referrals`` declines a referral nobody picked up
+        (REFERRAL_DECLINE_AFTER_DAYS)."""
+        made = self.created_at + timedelta(days=settings.REFERRAL_DECLINE_AFTER_DAYS)
+        return timezone.localdate(made)
+
+    def first_contact_by(self, accepted_on: date | None = None) -> date:
+        """First contact with the person is due this many working days after acceptance
+        (SELF_REFERRAL_CONTACT_WORKING_DAYS, the promise the public form makes too)."""
+        accepted_on = accepted_on or timezone.localdate(self.status_changed_at)
+        return working_days_after(accepted_on, settings.SELF_REFERRAL_CONTACT_WORKING_DAYS)
+
+    def next_step(self, now=None) -> NextStep:
+        """The next thing expected on this referral and by when: the one rule behind every
+        list (the referral list, the team queue, the caseload)."""
+        today = timezone.localdate(now or timezone.now())
+        if self.status == self.Status.NEW:
+            due = self.accept_by()
+            if today > due:
+                return NextStep(
+                    "Team to accept or decline",
+                    due=due,
+                    overdue=True,
+                    declines_on=self.declined_automatically_on(),
+                )
+            return NextStep("Team to accept or decline", due=due)
+        if self.status == self.Status.ACCEPTED:
+            due = self.first_contact_by()
+            return NextStep("First contact with the person", due=due, overdue=today > due)
+        if self.status == self.Status.CONTACTED:
+            return NextStep("Agree goals with the person")
+        if self.status == self.Status.ENGAGED:
+            return NextStep("Outcome when the work ends")
+        if self.status == self.Status.DECLINED:
+            return NextStep(
+                f"Declined: {self.decline_reason}" if self.decline_reason else "Declined"
+            )
+        return NextStep(f"Closed: {self.get_outcome_display()}" if self.outcome else "Closed")
 
     def can_move(self, to: str) -> bool:
         return to in self.ALLOWED_MOVES[self.Status(self.status)]

@@ -20,6 +20,7 @@ from referrals.models import (
     ReferralEvent,
     Team,
     nhs_number_digits,
+    validate_contact_method,
     validate_date_of_birth,
     validate_nhs_number,
 )
@@ -29,7 +30,8 @@ class PatientInputSerializer(serializers.Serializer):
     nhs_number = serializers.CharField(max_length=20, help_text="10 digits; spaces allowed.")
     given_name = serializers.CharField(max_length=100)
     family_name = serializers.CharField(max_length=100)
-    date_of_birth = serializers.DateField()
+    # The model's rule (not in the future, not before 1900), run by the field itself.
+    date_of_birth = serializers.DateField(validators=[validate_date_of_birth])
     postcode = serializers.CharField(max_length=10)
     phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
     email = serializers.EmailField(required=False, allow_blank=True, default="")
@@ -55,12 +57,16 @@ class PatientInputSerializer(serializers.Serializer):
         except postcodes.InvalidPostcode as error:
             raise serializers.ValidationError(str(error)) from None
 
-    def validate_date_of_birth(self, value):
+    def validate(self, data):
+        # The model's contact rule (a call or a text needs a phone number, an email an address),
+        # with the same words the form shows; errors land under "patient".
         try:
-            validate_date_of_birth(value)
+            validate_contact_method(
+                data.get("preferred_contact"), phone=data.get("phone"), email=data.get("email")
+            )
         except DjangoValidationError as error:
-            raise serializers.ValidationError(error.messages) from None
-        return value
+            raise serializers.ValidationError(error.message_dict) from None
+        return data
 
 
 class ReferralCreateSerializer(serializers.Serializer):
@@ -134,11 +140,6 @@ class ReferralCreateSerializer(serializers.Serializer):
                 {"practice": "You belong to several practices: give the ODS code."}
             )
         data["practice"] = practice
-        method = data["patient"]["preferred_contact"]
-        if method in ("phone", "text") and not data["patient"].get("phone"):
-            raise serializers.ValidationError({"patient": {"phone": "Enter a phone number."}})
-        if method == "email" and not data["patient"].get("email"):
-            raise serializers.ValidationError({"patient": {"email": "Enter an email address."}})
         return data
 
 

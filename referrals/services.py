@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config import ratelimit
@@ -544,19 +545,49 @@ def chase_referrals(*, now: datetime | None = None) -> ChaseResult:
 
 def services_near(referral: Referral, *, limit: int = 10) -> list[Service]:
     """Active directory services near the patient that match the referral's needs: where the
-    directory and the referral meet. The directory's own search (its matching rule, nearest
-    first), around the patient's postcode; each result has ``distance`` and ``match``."""
+    directory and the referral meet (``services_near_postcode``)."""
     patient = referral.patient
-    if not patient.postcode:
+    return services_near_postcode(
+        patient.postcode, [term.code for term in referral.needs.all()], limit=limit
+    )
+
+
+def services_near_postcode(postcode: str, need_codes: list[str], *, limit: int = 10) -> list:
+    """Active directory services (not health-trainer teams) near a postcode that offer help
+    with any of the needs (any service, given none), nearest first: the directory's own search
+    (its matching rule and order), so the referral form and the referral page offer what a
+    resident would find. Each result has ``distance`` (metres, or None) and ``match``. Empty
+    for no postcode or a postcode the directory cannot place."""
+    if not postcode:
         return []
-    params = {
-        "postcode": patient.postcode,
-        "need": [term.code for term in referral.needs.all()],
-        "page_size": limit * 2,
-    }
+    params = {"postcode": postcode, "need": list(need_codes), "page_size": limit * 2}
     try:
         found = search_services(params)
     except SearchError:
         return []
     others = [s for s in found.results if s.kind != Service.Kind.HEALTH_TRAINER_SERVICE]
     return others[:limit]
+
+
+# --- Finding referrals in the lists -----------------------------------------------------------
+SEARCH_MAX_WORDS = 5
+
+
+def search_referrals(referrals, text: str):
+    """Narrow referrals (already ``visible_to`` the reader: a search never widens what anyone
+    may see) by what someone typed: an NHS number or part of one, with or without spaces; a
+    self-referral's reference (7KQ3-M9XD); or a name, each word matching the start or any part
+    of the first or last name, case-insensitively ("ada love" finds Ada Lovelace)."""
+    text = " ".join(text.split())
+    if not text:
+        return referrals
+    digits = text.replace(" ", "").replace("-", "")
+    if digits.isdigit():
+        return referrals.filter(patient__nhs_number__contains=digits)
+    rule = Q()
+    for word in text.split()[:SEARCH_MAX_WORDS]:
+        rule &= Q(patient__given_name__icontains=word) | Q(patient__family_name__icontains=word)
+    compact = digits.upper()
+    if len(compact) == 8:
+        rule |= Q(reference=f"{compact[:4]}-{compact[4:]}")
+    return referrals.filter(rule)

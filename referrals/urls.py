@@ -1,6 +1,7 @@
 from django.urls import path
 
 from referrals import views
+from referrals.views.create import referral_sent
 from referrals.views.report import report_csv
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("referrals/queue/", views.queue, name="referrals-queue"),
     path("referrals/caseload/", views.caseload, name="referrals-caseload"),
     path("referrals/<uuid:pk>/", views.referral_detail, name="referrals-detail"),
+    path("referrals/<uuid:pk>/sent/", referral_sent, name="referrals-sent"),
     path("referrals/<uuid:pk>/timeline/", views.referral_timeline, name="referrals-timeline"),
     path("referrals/<uuid:pk>/accept/", views.referral_accept, name="referrals-accept"),
     path("referrals/<uuid:pk>/assign/", views.referral_assign, name="referrals-assign"),

@@ -1,4 +1,7 @@
-"""The lists: a practice's or team's referrals, the team queue, a trainer's caseload."""
+"""The lists: a practice's or team's referrals, the team queue, a trainer's caseload.
+
+Each row shows who (name, NHS number, age), the status and how long it has been in it, and the
+next thing expected and by when (``Referral.next_step``, one rule for all three lists)."""
 
 from datetime import timedelta
 
@@ -8,12 +11,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from referrals import forms, permissions
+from referrals import forms, permissions, services
 from referrals.models import (
     Referral,
     Team,
 )
 from referrals.views.access import care_team_required
+
+PAGE_SIZE = 50
 
 
 def _with_list_data(queryset):
@@ -25,27 +30,44 @@ def _with_list_data(queryset):
 @care_team_required
 @require_http_methods(["GET"])
 def referral_list(request):
-    """Clinicians: my practice's referrals; trainers: their teams'. Filter by status, age, need."""
-    form = forms.ReferralFilterForm(request.GET or None)
+    """Clinicians: my practices' referrals; trainers: their teams'. Search by name or NHS
+    number; filter by status, how long ago, need (and practice or team, for someone in several).
+    Everything starts from ``visible_to``: a search never finds anyone else's patients."""
+    form = forms.ReferralFilterForm(request.GET or None, user=request.user)
     referrals = _with_list_data(Referral.objects.visible_to(request.user))
     if form.is_valid():
-        status = form.cleaned_data["status"]
-        if status == "open":
+        data = form.cleaned_data
+        referrals = services.search_referrals(referrals, data["q"])
+        if data["status"] == "open":
             referrals = referrals.open()
-        elif status:
-            referrals = referrals.filter(status=status)
-        if form.cleaned_data["age"]:
-            cutoff = timezone.now() - timedelta(days=int(form.cleaned_data["age"]))
+        elif data["status"]:
+            referrals = referrals.filter(status=data["status"])
+        if data["age"]:
+            cutoff = timezone.now() - timedelta(days=int(data["age"]))
             referrals = referrals.filter(created_at__lte=cutoff)
-        if form.cleaned_data["need"]:
-            referrals = referrals.filter(needs=form.cleaned_data["need"])
-    page = Paginator(referrals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
+        if data["need"]:
+            referrals = referrals.filter(needs=data["need"])
+        if data.get("practice"):
+            referrals = referrals.filter(practice=data["practice"])
+        if data.get("team"):
+            referrals = referrals.filter(team=data["team"])
+    elif form.is_bound:
+        referrals = referrals.none()
+    page = Paginator(referrals.order_by("-created_at", "pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "referrals/list.html",
-        {"form": form, "page": page, "query": query.urlencode(), "now": timezone.now()},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "now": timezone.now(),
+            "filtered": form.active(),
+        },
     )
 
 

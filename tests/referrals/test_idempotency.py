@@ -1,19 +1,36 @@
 """Creating twice by accident makes one referral: form token and API Idempotency-Key."""
 
+from datetime import date
+
 from django.urls import reverse
 
 from referrals.models import Patient, Referral
 from tests.referrals.factories import nhs_number
 
 
+def date_boxes(born) -> dict:
+    """A date of birth as the form's three boxes, from a date or "dd/mm/yyyy"."""
+    day, month, year = (
+        (born.day, born.month, born.year) if isinstance(born, date) else born.split("/")
+    )
+    return {
+        "date_of_birth_day": str(day),
+        "date_of_birth_month": str(month),
+        "date_of_birth_year": str(year),
+    }
+
+
 def form_data(world, **overrides):
+    """The referral form filled in, as a browser sends it (``date_of_birth`` may be given as a
+    date or "dd/mm/yyyy": it is sent as the three boxes)."""
+    born = overrides.pop("date_of_birth", "10/12/1965")
     data = {
         "form_token": "token-123",
         "practice": world.practice.pk,
         "nhs_number": "943 476 5919",
         "given_name": "Ada",
         "family_name": "Lovelace",
-        "date_of_birth": "10/12/1965",
+        **date_boxes(born),
         "postcode": "sk14 1pw",
         "phone": "07700 900111",
         "email": "",
@@ -60,8 +77,10 @@ class FormDoubleSubmitTests:
         second = client.post(reverse("referrals-new"), form_data(world), follow=True)
         referral = Referral.objects.get(patient__nhs_number="9434765919")
         assert first.status_code == 302
-        assert first["Location"] == referral.get_absolute_url()
-        assert second.redirect_chain[0][0] == referral.get_absolute_url()
+        sent = reverse("referrals-sent", args=[referral.pk])
+        # Both submits answer with the confirmation (the browser shows the second's answer).
+        assert first["Location"] == sent
+        assert second.redirect_chain[0][0] == sent
         assert "already sent" in second.content.decode()
         assert Referral.objects.filter(patient__nhs_number="9434765919").count() == 1
 

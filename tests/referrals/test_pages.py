@@ -29,21 +29,23 @@ class NewReferralPageTests:
         html = response.content.decode()
         assert response.status_code == 200
         assert "Teams covering SK14 1PW, nearest first" in html
-        assert "Hyde health trainers</strong>: base" in html and "1 open case" in html
+        assert "Hyde health trainers: base" in html and "1 open case (capacity" in html
         assert "There is a problem" not in html
         # What was typed is kept, and the nearest covering team is chosen.
-        assert re.search(rf'<input[^>]*name="team" value="{world.team.pk}"[^>]*checked', html)
+        team = response.context["form"]["team"]
+        assert str(team.value()) == str(world.team.pk)
+        assert f'value="{world.team.pk}" id="id_team_0" class="radios__input" checked' in html
         assert 'name="nhs_number" value="943 476 5919"' in html
+        assert 'name="date_of_birth_year" value="1965"' in html
         assert 'name="form_token" value="token-123"' in html
         assert Referral.objects.count() == 1
 
-    def test_it_makes_a_referral_and_shows_it(self, clinician_client, world):
+    def test_it_makes_a_referral_and_says_what_happens_next(self, clinician_client, world):
         response = clinician_client.post(reverse("referrals-new"), form_data(world), follow=True)
         referral = Referral.objects.get(patient__nhs_number="9434765919")
         html = response.content.decode()
-        assert response.redirect_chain[-1][0] == detail(referral)
-        assert "Referral sent to Hyde health trainers." in html
-        assert "943 476 5919" in html
+        assert response.redirect_chain[-1][0] == reverse("referrals-sent", args=[referral.pk])
+        assert "Referral sent" in html and "Ada Lovelace has been referred to Hyde health" in html
         assert (referral.status, referral.practice, referral.referred_by) == (
             "new",
             world.practice,
@@ -51,6 +53,9 @@ class NewReferralPageTests:
         )
         assert referral.consent_to_share is True
         assert referral.patient.postcode == "SK14 1PW"
+        assert referral.patient.date_of_birth.isoformat() == "1965-12-10"
+        page = clinician_client.get(referral.get_absolute_url()).content.decode()
+        assert "943 476 5919" in page
 
     def test_it_links_each_error_in_the_summary_to_its_field(self, clinician_client, world):
         data = form_data(world, nhs_number="9434765918")
