@@ -392,7 +392,11 @@ POSTS = {
     "referrals-assign": ["version", "to"],
     "referrals-decline": ["version", "reason"],
     "referrals-close": ["version", "outcome", "note"],
-    "referrals-measures": ["instrument"],
+    "referrals-follow-up": [
+        *("date_day", "date_month", "date_year", "time", "method", "reached"),
+        *("duration_minutes", "notes", "form_token", "happiness", "swemwbs_1"),
+        *("pam_score", "pam_level"),
+    ],
     "api-referral-accept": ["version", "note", "assign_to"],
     "api-referral-decline": ["version", "reason"],
     "api-referral-close": ["version", "outcome", "note"],

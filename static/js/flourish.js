@@ -113,3 +113,31 @@
     update(false);
   });
 })();
+
+/* Follow-up page (referrals/follow_up.html): the SWEMWBS total and metric score worked out as
+   the seven item boxes are filled in. The conversion table comes from the page
+   (data-swemwbs-metric, from referrals.measures), so no number is written twice; without this
+   script the server works them out after saving (or after a refusal). */
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-swemwbs]");
+  if (!box) { return; }
+  var table = JSON.parse(box.getAttribute("data-swemwbs-metric") || "{}");
+  var items = box.querySelectorAll("[data-swemwbs-item]");
+  var result = box.querySelector("[data-swemwbs-result]");
+  if (!items.length || !result) { return; }
+  function update() {
+    var total = 0;
+    var complete = true;
+    items.forEach(function (input) {
+      var text = input.value.trim();
+      var score = /^[1-5]$/.test(text) ? parseInt(text, 10) : NaN;
+      if (isNaN(score)) { complete = false; } else { total += score; }
+    });
+    result.textContent = complete
+      ? "Total " + total + " (7 to 35), metric score " + table[String(total)] + "."
+      : "The total and metric score show when all seven items are between 1 and 5.";
+  }
+  items.forEach(function (input) { input.addEventListener("input", update); });
+  update();
+})();

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from referrals.models import FollowUp, Measure, Referral
 from tests.referrals.factories import minutes_ago
+from tests.referrals.test_contacts import contact as follow_up_form
 from tests.referrals.test_idempotency import api_body
 
 BIG = "x" * 100_000
@@ -207,7 +208,9 @@ class ContactTimeTests:
     def test_it_refuses_a_contact_before_the_referral_on_the_form(self, client, world):
         client.force_login(world.trainer)
         url = reverse("referrals-follow-up", args=[world.referral.pk])
-        response = client.post(url, {"at": "2001-01-01T10:00", "method": "phone", "reached": "no"})
+        response = client.post(
+            url, follow_up_form(date_day="1", date_month="1", date_year="2001", reached="no")
+        )
         assert response.status_code == 200
         assert "A contact cannot be before the referral was made" in response.content.decode()
         assert not FollowUp.objects.exists()

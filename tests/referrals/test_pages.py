@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from referrals.models import Connection, FollowUp, Goal, Measure, Notification, Referral
-from tests.referrals.factories import make_referral, minutes_ago
+from tests.referrals.factories import make_referral
+from tests.referrals.test_contacts import contact as follow_up_form
 from tests.referrals.test_idempotency import form_data
 
 
@@ -145,15 +146,13 @@ class ReferralPageTests:
 
 
 class FollowUpPageTests:
+    """More in test_contacts.py: the contact and its measures in one form."""
+
     def test_it_suggests_closing_after_three_unanswered_attempts(self, client, world):
         client.force_login(world.trainer)
         url = reverse("referrals-follow-up", args=[world.referral.pk])
-        for day in (1, 2, 3):
-            response = client.post(
-                url,
-                {"at": minutes_ago(10 - day, form=True), "method": "phone", "reached": "no"},
-                follow=True,
-            )
+        for _ in (1, 2, 3):
+            response = client.post(url, follow_up_form(reached="no"), follow=True)
         assert "3 attempts without reaching the person" in response.content.decode()
         assert "?outcome=could_not_contact" in response.content.decode()
         assert FollowUp.objects.filter(referral=world.referral, reached=False).count() == 3
@@ -172,96 +171,93 @@ class FollowUpPageTests:
 
     def test_it_refuses_a_contact_in_the_future(self, client, world):
         client.force_login(world.trainer)
-        future = (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+        future = timezone.localtime() + timedelta(days=2)
         response = client.post(
             reverse("referrals-follow-up", args=[world.referral.pk]),
-            {"at": future, "method": "phone", "reached": "yes"},
+            follow_up_form(
+                date_day=str(future.day), date_month=str(future.month), date_year=str(future.year)
+            ),
         )
-        assert 'href="#id_at"' in response.content.decode()
+        assert 'href="#id_date_day"' in response.content.decode()
         assert not FollowUp.objects.exists()
 
 
 class MeasuresPageTests:
     def test_it_records_measures_and_shows_first_latest_and_change(self, client, world):
-        # Referred in January 2026: measures from then on.
+        # Referred in January 2026: contacts, and the measures taken at them, from then on.
         Referral.objects.filter(pk=world.referral.pk).update(
             created_at=timezone.make_aware(datetime(2026, 1, 2, 9, 0))
         )
         client.force_login(world.trainer)
-        url = reverse("referrals-measures", args=[world.referral.pk])
+        url = reverse("referrals-follow-up", args=[world.referral.pk])
+        on = {"date_month": "1", "date_year": "2026", "time": "10:00"}
+        items = {f"swemwbs_{n}": "2" for n in range(1, 7)}
+        client.post(url, follow_up_form(date_day="5", **on, **items, swemwbs_7="6"))  # 18
         client.post(
             url,
-            {
-                "instrument": "swemwbs",
-                "swemwbs-taken_on": "2026-01-05",
-                "swemwbs-swemwbs_total": "18",
-            },
+            follow_up_form(
+                date_day="5",
+                **on,
+                life_satisfaction="4",
+                worthwhile="5",
+                happiness="3",
+                anxiety="8",
+            ),
         )
         client.post(
             url,
-            {
-                "instrument": "swemwbs",
-                "swemwbs-taken_on": "2026-02-05",
-                "swemwbs-swemwbs_total": "24",
-            },
+            follow_up_form(
+                date_day="5", date_month="2", date_year="2026", time="10:00", **items, swemwbs_7="5"
+            ),
         )
-        client.post(
-            url,
-            {
-                "instrument": "ons4",
-                "ons4-taken_on": "2026-01-05",
-                "ons4-life_satisfaction": "4",
-                "ons4-worthwhile": "5",
-                "ons4-happiness": "3",
-                "ons4-anxiety": "8",
-            },
+        # The first SWEMWBS had an item of 6: refused, nothing saved from that form.
+        assert Measure.objects.filter(referral=world.referral).count() == 2
+        client.post(url, follow_up_form(date_day="4", **on, **items, swemwbs_7="3"))  # 15
+        sections = {
+            s["key"]: s for s in client.get(detail(world.referral)).context["measure_summary"]
+        }
+        total = next(r for r in sections["swemwbs"]["rows"] if r["field"] == "swemwbs_total")
+        assert (total["change"].first, total["change"].latest, total["change"].change) == (
+            15,
+            17,
+            2,
         )
-        assert Measure.objects.filter(referral=world.referral).count() == 3
-        rows = client.get(detail(world.referral)).context["measure_rows"]
-        swemwbs = next(r for r in rows if r["instrument"] == "SWEMWBS")
-        assert (swemwbs["first"], swemwbs["latest"], swemwbs["change"]) == (18, 24, 6)
-        anxiety = next(r for r in rows if r["item"] == "anxiety")
-        assert anxiety["change"] is None and anxiety["lower_is_better"]
+        anxiety = next(r for r in sections["ons4"]["rows"] if r["field"] == "anxiety")
+        assert anxiety["change"].change is None and anxiety["better"] == "Lower is better"
 
-    def test_it_refuses_a_total_out_of_range_with_an_error_summary(self, client, world):
+    def test_it_refuses_an_item_out_of_range_with_an_error_summary(self, client, world):
         client.force_login(world.trainer)
         response = client.post(
-            reverse("referrals-measures", args=[world.referral.pk]),
-            {
-                "instrument": "swemwbs",
-                "swemwbs-taken_on": "2026-01-05",
-                "swemwbs-swemwbs_total": "40",
-            },
+            reverse("referrals-follow-up", args=[world.referral.pk]),
+            follow_up_form(**{f"swemwbs_{n}": "3" for n in range(1, 7)}, swemwbs_7="40"),
         )
         html = response.content.decode()
-        assert 'href="#id_swemwbs-swemwbs_total"' in html
+        assert 'href="#id_swemwbs_7"' in html
         assert not Measure.objects.exists()
 
     def test_it_refuses_a_clinician_recording_measures(self, client, world):
         client.force_login(world.clinician)
         response = client.post(
-            reverse("referrals-measures", args=[world.referral.pk]),
-            {
-                "instrument": "pam",
-                "pam-taken_on": "2026-01-05",
-                "pam-pam_level": "2",
-                "pam-pam_score": "50",
-            },
+            reverse("referrals-follow-up", args=[world.referral.pk]),
+            follow_up_form(pam_score="50", pam_level="2"),
         )
         assert response.status_code == 403
+        assert not Measure.objects.exists()
 
 
 class PlanAndConnectionTests:
     def test_it_adds_and_updates_a_goal(self, client, world):
+        world.referral.accept(by=world.trainer, version=1)
         client.force_login(world.trainer)
         client.post(
             reverse("referrals-goal-add", args=[world.referral.pk]),
-            {"goal-text": "Walk to the shops"},
+            {"goal-text": "Walk to the shops", "goal-version": 2},
         )
         goal = Goal.objects.get()
+        world.referral.refresh_from_db()
         client.post(
             reverse("referrals-goal-update", args=[world.referral.pk, goal.pk]),
-            {"status": "achieved"},
+            {"status": "achieved", "version": world.referral.version},
         )
         goal.refresh_from_db()
         assert (goal.text, goal.status, goal.by) == ("Walk to the shops", "achieved", world.trainer)
@@ -284,17 +280,18 @@ class PlanAndConnectionTests:
             kind=Service.Kind.COMMUNITY_ASSET,
             needs=["money-debt"],
         )
+        world.referral.accept(by=world.trainer, version=1)
         client.force_login(world.trainer)
         nearby = client.get(detail(world.referral)).context["nearby"]
         assert [s.name for s in nearby] == ["Hyde walks"]
         client.post(
             reverse("referrals-connection-add", args=[world.referral.pk]),
-            {"service": walk.pk, "status": "suggested"},
+            {"service": walk.pk, "status": "suggested", "version": 2},
         )
         connection = Connection.objects.get()
         client.post(
             reverse("referrals-connection-update", args=[world.referral.pk, connection.pk]),
-            {"status": "attended"},
+            {"status": "attended", "version": 3},
         )
         connection.refresh_from_db()
         assert connection.status == "attended"
@@ -305,12 +302,15 @@ class PlanAndConnectionTests:
             world.other_clinician, world.other_team, practice=world.other_practice
         )
         goal = Goal.objects.create(referral=other, text="x", by=world.other_trainer)
+        world.referral.accept(by=world.trainer, version=1)
         client.force_login(world.trainer)
         response = client.post(
             reverse("referrals-goal-update", args=[world.referral.pk, goal.pk]),
-            {"status": "dropped"},
+            {"status": "dropped", "version": 2},
         )
         assert response.status_code == 404
+        goal.refresh_from_db()
+        assert goal.status == "agreed"
 
 
 class ListPageTests:
@@ -354,6 +354,6 @@ class NotificationPageTests:
         world.referral.accept(by=world.trainer, version=1)
         client.force_login(world.clinician)
         html = client.get(reverse("referrals-notifications")).content.decode()
-        assert "accepted by Hyde health trainers" in html
+        assert "Accepted by Hyde health trainers" in html
         client.post(reverse("referrals-notifications"))
         assert not Notification.objects.filter(user=world.clinician, read_at__isnull=True).exists()

@@ -6,6 +6,7 @@ from django.urls import reverse
 from knox.models import AuthToken
 
 from tests.referrals.factories import minutes_ago
+from tests.referrals.test_contacts import contact as follow_up_form
 
 ROLES = [
     "anonymous",
@@ -56,6 +57,15 @@ ACT_POST = expect(
     403, anonymous=LOGIN, trainer=302, lead=302, other_clinician=404, other_trainer=404
 )
 ANY_USER = expect(200, anonymous=LOGIN)
+SHOW_ONLY = expect(
+    403,
+    anonymous=LOGIN,
+    clinician=405,
+    trainer=405,
+    lead=405,
+    other_clinician=405,
+    other_trainer=405,
+)
 MANAGERS = expect(403, anonymous=LOGIN, manager=200, admin=200)
 
 PAGES = [
@@ -78,21 +88,12 @@ PAGES = [
         "POST",
         "referrals-follow-up",
         True,
-        lambda world: {"at": minutes_ago(5, form=True), "method": "phone", "reached": "no"},
+        lambda world: follow_up_form(reached="no", pam_score="48.5", pam_level="2"),
         ACT_POST,
     ),
     ("POST", "referrals-goal-add", True, {"goal-text": "Walk daily"}, ACT_POST),
-    (
-        "POST",
-        "referrals-measures",
-        True,
-        lambda world: {
-            "instrument": "swemwbs",
-            "swemwbs-taken_on": minutes_ago(0, form=True)[:10],
-            "swemwbs-swemwbs_total": "20",
-        },
-        ACT_POST,
-    ),
+    # Measures are recorded with a contact (the follow-up page); the measures page only shows.
+    ("POST", "referrals-measures", True, {"instrument": "pam"}, SHOW_ONLY),
     ("GET", "referrals-notifications", False, {}, ANY_USER),
     ("GET", "referrals-report", False, {}, MANAGERS),
 ]
