@@ -34,6 +34,7 @@ Small numbers (``suppress``, the one rule)
 import calendar
 import csv
 import io
+import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -45,6 +46,8 @@ from django.utils import timezone
 from directory.models import Service, TaxonomyTerm
 from referrals import measures as measure_rules
 from referrals.models import Connection, FollowUp, Measure, Referral, ReferralEvent, Team
+
+logger = logging.getLogger(__name__)
 
 SHOWN = "shown"
 SMALL = "small"  # under the threshold
@@ -387,14 +390,33 @@ def suppress(cells: dict[str, Cell], relations: list[Relation]) -> None:
         leaks = worked_out(cells, relations, upper)
         if not leaks:
             return
-        if not _hide_one_more(leaks[0], cells, relations):
+        # Mend first the leak with the fewest hidden cells beside it in one relation: often a
+        # cell just hidden to protect another, given away by a table of its own.
+        leak = min(leaks, key=lambda key: (_fewest_hidden_beside(key, cells, relations), key))
+        if not _hide_one_more(leak, cells, relations):
             # Nothing left to hide around this cell: hide every count in its relations.
             for relation in relations:
-                if leaks[0] in (*relation.parts, relation.total):
+                if leak in (*relation.parts, relation.total):
                     for key in (*relation.parts, relation.total):
                         if cells[key].state == SHOWN and cells[key].value:
                             cells[key].state = HIDDEN
-    raise AssertionError("Small-number suppression did not settle")  # pragma: no cover
+    # Never reached in practice (each round hides at least one more count); if it were, hide
+    # every count rather than show one that could be worked out.
+    logger.error("Small-number suppression did not settle: every count hidden")
+    for cell in cells.values():
+        if cell.value:
+            cell.state = HIDDEN
+
+
+def _fewest_hidden_beside(key: str, cells: dict[str, Cell], relations: list[Relation]) -> int:
+    return min(
+        (
+            sum(cells[k].suppressed for k in (*r.parts, r.total))
+            for r in relations
+            if key in (*r.parts, r.total)
+        ),
+        default=0,
+    )
 
 
 def _hide_one_more(key: str, cells: dict[str, Cell], relations: list[Relation]) -> bool:
