@@ -8,6 +8,7 @@ import os
 import random
 import secrets
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -413,12 +414,17 @@ class Command(BaseCommand):
             happiness=4 + lift,
             anxiety=7 - lift,
         )
+        # SWEMWBS item by item (each 1-5), the total their sum: 18 at first, 24 later.
+        items = [3, 2, 3, 2, 3, 2, 3]
+        for n in range(lift * 3):
+            items[n % len(items)] += 1
         Measure.objects.create(
             referral=referral,
             instrument="swemwbs",
             taken_on=on,
             by=trainer,
-            swemwbs_total=18 + lift * 3,
+            swemwbs_total=sum(items),
+            **dict(zip(Measure.SWEMWBS_ITEMS, items, strict=True)),
         )
         Measure.objects.create(
             referral=referral,
@@ -426,5 +432,5 @@ class Command(BaseCommand):
             taken_on=on,
             by=trainer,
             pam_level=2 + (0 if first else 1),
-            pam_score=48 + lift * 6,
+            pam_score=Decimal("48.5") + lift * 5,  # PAM scores have one decimal place
         )
