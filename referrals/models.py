@@ -779,19 +779,33 @@ class Referral(models.Model):
         self._refresh_from(locked)
         return event
 
-    def close(self, *, by, version: int, outcome: str, note: str = "") -> "ReferralEvent":
-        """Any open referral ends with an outcome; the referrer is told which."""
+    def close(
+        self, *, by, version: int, outcome: str, note: str = "", before_telling=None
+    ) -> "ReferralEvent":
+        """Any open referral ends with an outcome; the referrer is told which, with ``note``
+        (written for them) and what the work achieved (``message_back.compose``).
+        ``before_telling(locked)`` runs on the locked row after the checks and before the
+        message is composed, in the same transaction: the close form saves the final measures
+        there, so they are in the message and a refused close saves nothing."""
         if outcome not in self.Outcome.values:
             raise IllegalMove("Choose an outcome to close the referral.")
         with transaction.atomic():
             locked = self._lock(by=by, version=version)
+            if not locked.can_move(self.Status.CLOSED):
+                locked._refuse(self.Status.CLOSED)
+            if before_telling is not None:
+                before_telling(locked)
             locked.outcome = outcome
             locked.outcome_snomed_code = (
                 SNOMED_DECLINED if outcome == self.Outcome.PERSON_DECLINED else ""
             )
             label = self.Outcome(outcome).label
+            note = (note or "").strip()
             event = locked._move(
-                self.Status.CLOSED, by=by, note=f"{label}. {note}".strip() if note else label
+                self.Status.CLOSED,
+                by=by,
+                note=f"{label}. {note}" if note else label,
+                referrer_note=note,
             )
         self._refresh_from(locked)
         return event
@@ -819,6 +833,112 @@ class Referral(models.Model):
             )
         self._refresh_from(locked)
         return event
+
+    # -- the plan: goals and connections change the referral like a move does --------------
+    def add_goal(self, *, by, version: int, text: str) -> "Goal":
+        """A goal agreed with the person, in their words. Agreeing one means the work has begun:
+        an accepted or contacted referral becomes engaged in the same step, through contacted
+        when it was accepted (the person was reached: the referrer is told, and the time to
+        first contact is kept), each move with its event. The trainer records it once."""
+        text = (text or "").strip()
+        if not text:
+            raise ValidationError({"text": "Enter the goal, in the person's own words."})
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            locked._check_plannable()
+            goal = Goal(referral=locked, text=text, by=by)
+            goal.full_clean(exclude=["referral", "by"])
+            goal.save()
+            locked._plan_event(by=by, note=f"Goal agreed: {_quoted(text)}.")
+            if locked.status == self.Status.ACCEPTED:
+                locked._move(
+                    self.Status.CONTACTED, by=by, note="The person was reached: a goal was agreed."
+                )
+            if locked.status == self.Status.CONTACTED:
+                locked._move(self.Status.ENGAGED, by=by, note="First goal agreed.")
+        self._refresh_from(locked)
+        return goal
+
+    def set_goal_status(self, *, by, version: int, goal_id: int, status: str) -> "Goal":
+        """A goal is in progress, achieved or dropped. ``Goal.DoesNotExist`` for another
+        referral's goal."""
+        if status not in Goal.Status.values:
+            raise ValidationError({"status": "Select the goal's status from the list."})
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            goal = locked.goals.select_for_update().get(pk=goal_id)
+            locked._check_plannable()
+            if goal.status != status:
+                before = goal.get_status_display().lower()
+                goal.status = status
+                goal.status_changed_on = timezone.localdate()
+                goal.save(update_fields=["status", "status_changed_on"])
+                locked._plan_event(
+                    by=by,
+                    note=f"Goal {_quoted(goal.text)}: {before} to "
+                    f"{goal.get_status_display().lower()}.",
+                )
+        self._refresh_from(locked)
+        return goal
+
+    def add_connection(
+        self, *, by, version: int, service, status: str = "suggested", note: str = ""
+    ) -> "Connection":
+        """A community service the trainer suggests or refers the person to."""
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            locked._check_plannable()
+            locked._check_connection_status(status)
+            if locked.connections.filter(service=service).exists():
+                raise ValidationError(
+                    {
+                        "service": f"{service.name} is already one of the person's connections: "
+                        "change its status instead."
+                    }
+                )
+            now = timezone.now()
+            connection = Connection.objects.create(
+                referral=locked,
+                service=service,
+                status=status,
+                note=(note or "").strip(),
+                by=by,
+                created_at=now,
+                updated_at=now,
+            )
+            locked._plan_event(
+                by=by,
+                kind=ReferralEvent.Kind.CONNECTION,
+                note=f"{service.name}: {connection.get_status_display().lower()}.",
+            )
+        self._refresh_from(locked)
+        return connection
+
+    def set_connection_status(
+        self, *, by, version: int, connection_id: int, status: str
+    ) -> "Connection":
+        """Referred, attended, did not attend, declined. ``Connection.DoesNotExist`` for another
+        referral's connection."""
+        with transaction.atomic():
+            locked = self._lock(by=by, version=version)
+            connection = (
+                locked.connections.select_for_update(of=("self",))
+                .select_related("service")
+                .get(pk=connection_id)
+            )
+            locked._check_plannable()
+            locked._check_connection_status(status)
+            if connection.status != status:
+                connection.status = status
+                connection.updated_at = timezone.now()
+                connection.save(update_fields=["status", "updated_at"])
+                locked._plan_event(
+                    by=by,
+                    kind=ReferralEvent.Kind.CONNECTION,
+                    note=f"{connection.service.name}: {connection.get_status_display().lower()}.",
+                )
+        self._refresh_from(locked)
+        return connection
 
     def decline_unpicked(self, *, now) -> "ReferralEvent | None":
         """chase_referrals: still new after the decline period -> declined by the system."""
@@ -868,14 +988,54 @@ class Referral(models.Model):
             raise StaleReferral()
         return locked
 
-    def _move(self, to: str, *, by, note: str = "", now=None) -> "ReferralEvent":
+    def _refuse(self, to: str):
+        raise IllegalMove(
+            f"A referral that is {self.get_status_display().lower()} cannot be "
+            f"{self.Status(to).label.lower()}."
+        )
+
+    def _check_plannable(self) -> None:
+        """Goals and connections change while the referral is being worked: accepted and open."""
+        if self.status == self.Status.NEW:
+            raise IllegalMove("Accept the referral before planning with the person.")
+        if not self.is_open:
+            raise IllegalMove(
+                f"This referral is {self.get_status_display().lower()}: its plan can no longer "
+                "change."
+            )
+
+    def _check_connection_status(self, status: str) -> None:
+        if status not in Connection.Status.values:
+            raise ValidationError({"status": "Select the connection's status from the list."})
+        if status == Connection.Status.REFERRED and not self.consent_to_share:
+            raise ValidationError(
+                {
+                    "status": "The person has not agreed to share their details with community "
+                    "services: suggest the service for them to contact instead of referring them."
+                }
+            )
+
+    def _plan_event(self, *, by, note: str, kind: str = "goal") -> "ReferralEvent":
+        """On a locked row: the plan changed. The version moves on, so a page opened before
+        this change cannot overwrite it."""
+        self.version += 1
+        self.save(update_fields=["version"])
+        return ReferralEvent.objects.create(
+            referral=self,
+            by=by,
+            kind=kind,
+            from_status=self.status,
+            to_status=self.status,
+            note=note,
+        )
+
+    def _move(
+        self, to: str, *, by, note: str = "", now=None, referrer_note: str = ""
+    ) -> "ReferralEvent":
         """On a locked row: refuse an illegal move, save, write the event, tell the referrer."""
         to = self.Status(to)
         if not self.can_move(to):
-            raise IllegalMove(
-                f"A referral that is {self.get_status_display().lower()} cannot be "
-                f"{to.label.lower()}."
-            )
+            self._refuse(to)
         now = now or timezone.now()
         from_status = self.status
         self.status = to
@@ -891,30 +1051,32 @@ class Referral(models.Model):
             to_status=to,
             note=note,
         )
-        if to in (self.Status.ACCEPTED, self.Status.DECLINED, self.Status.CLOSED):
-            self._tell_referrer(to, now=now)
+        if to in self.TOLD_TO_REFERRER:
+            self._tell_referrer(to, by=by, now=now, note=referrer_note)
         return event
 
-    def _tell_referrer(self, to: str, *, now) -> None:
-        """The PRSB "message back to the GP and referrer": accepted, declined (why), closed
-        (outcome). No patient name in the message: it may leave by email. A self-referral has no
-        referrer to tell: the team contacts the person itself, and nothing about the referral is
-        sent back to the public beyond the confirmation."""
+    # The moves the referrer hears about (engaged is not news to them: the goal is).
+    TOLD_TO_REFERRER = (Status.ACCEPTED, Status.CONTACTED, Status.DECLINED, Status.CLOSED)
+
+    def _tell_referrer(self, to: str, *, by=None, now, note: str = "") -> None:
+        """The PRSB "message back to the GP and referrer": accepted, contacted, declined (why),
+        closed (the outcome, the trainer's note, services, measures), composed in one place
+        (``referrals.message_back``). The email that goes with it names nobody. A
+        self-referral has no referrer to tell: the team contacts the person itself, and nothing
+        about the referral is sent back to the public beyond the confirmation."""
         if self.referred_by_id is None:
             return
-        ref = str(self.pk)[:8]
-        if to == self.Status.ACCEPTED:
-            message = f"Your referral {ref} was accepted by {self.team.name}."
-        elif to == self.Status.DECLINED:
-            message = f"Your referral {ref} was declined by {self.team.name}: {self.decline_reason}"
-        else:
-            message = (
-                f"Your referral {ref} was closed by {self.team.name}. Outcome: "
-                f"{self.get_outcome_display()}."
-            )
-            if self.outcome_snomed_code:
-                message += f" (SNOMED CT {self.outcome_snomed_code} Social prescribing declined)"
-        Notification.send(user=self.referred_by, referral=self, message=message, at=now)
+        from referrals import message_back
+
+        message = message_back.compose(self, to, outcome=self.outcome, note=note, by=by, at=now)
+        Notification.send(
+            user=self.referred_by,
+            referral=self,
+            message=message.text(),
+            at=now,
+            kind=to,
+            details=message.as_details(),
+        )
 
     def _refresh_from(self, locked: "Referral") -> None:
         for field in self._meta.concrete_fields:
@@ -962,6 +1124,11 @@ def _person(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def _quoted(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return f"\u201c{text if len(text) <= limit else text[: limit - 1] + '\u2026'}\u201d"
+
+
 class ReferralEvent(models.Model):
     """Append-only: who did what, when, from which status to which. Never updated."""
 
@@ -971,6 +1138,7 @@ class ReferralEvent(models.Model):
         ASSIGNED = "assigned", "Assigned"
         REMINDED = "reminded", "Team reminded"
         CONNECTION = "connection", "Connection updated"
+        GOAL = "goal", "Plan updated"
 
     referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now)
@@ -998,7 +1166,18 @@ class ReferralEvent(models.Model):
 
 
 class Notification(models.Model):
-    """In-app message to one user; an email goes with it when the user has an address."""
+    """In-app message to one user; an email goes with it when the user has an address.
+
+    A message back to a referrer (``kind`` accepted, contacted, declined or closed) keeps what
+    it said at the time in ``details`` (``referrals.message_back``); its email says only that
+    there is a message, with a link, because an email leaves Flourish."""
+
+    class Kind(models.TextChoices):
+        ACCEPTED = "accepted", "Referral accepted"
+        CONTACTED = "contacted", "Person contacted"
+        DECLINED = "declined", "Referral declined"
+        CLOSED = "closed", "Referral closed"
+        OTHER = "", "Message"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -1006,7 +1185,11 @@ class Notification(models.Model):
     referral = models.ForeignKey(
         Referral, null=True, on_delete=models.CASCADE, related_name="notifications"
     )
-    message = models.TextField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, blank=True, default="")
+    message = models.TextField(help_text="The message as plain text, naming nobody.")
+    details = models.JSONField(
+        default=dict, blank=True, help_text="A message back as it was sent (message_back)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -1016,14 +1199,58 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return self.message
 
+    def get_absolute_url(self) -> str:
+        return reverse("referrals-notification", args=[self.pk])
+
+    @property
+    def message_back(self):
+        """The message back as it was sent, or None for other messages (and old ones)."""
+        from referrals.message_back import KINDS, MessageBack
+
+        if self.kind in KINDS and self.details:
+            return MessageBack.from_details(self.details)
+        return None
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None
+
+    def mark_read(self, *, at=None) -> None:
+        if self.read_at is None:
+            self.read_at = at or timezone.now()
+            Notification.objects.filter(pk=self.pk, read_at__isnull=True).update(
+                read_at=self.read_at
+            )
+
     @classmethod
-    def send(cls, *, user, referral, message: str, at=None) -> "Notification":
+    def send(
+        cls, *, user, referral, message: str, at=None, kind: str = "", details=None
+    ) -> "Notification":
         notification = cls.objects.create(
-            user=user, referral=referral, message=message, created_at=at or timezone.now()
+            user=user,
+            referral=referral,
+            kind=kind,
+            message=message,
+            details=details or {},
+            created_at=at or timezone.now(),
         )
         if user.email:
-            cls.email_address(user.email, referral, message)
+            notification.email(user.email)
         return notification
+
+    def email(self, address: str) -> "OutgoingEmail":
+        """This message's email: a message back says what happened in general terms and links
+        to the message; any other (a reminder to the team) is already free of identifiers."""
+        from referrals.message_back import EMAIL_SUBJECT, message_url
+
+        link = message_url(self)
+        back = self.message_back
+        if back is not None:
+            subject, body = EMAIL_SUBJECT, back.email_body(link)
+        else:
+            subject = "Flourish: referral update"
+            body = f"{self.message}\n\nSign in to Flourish to read it:\n{link}"
+        return OutgoingEmail.queue(to=address, subject=subject, body=body, referral=self.referral)
 
     @staticmethod
     def email_address(address: str, referral, message: str) -> "OutgoingEmail":

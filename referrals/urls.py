@@ -33,6 +33,7 @@ urlpatterns = [
         name="referrals-connection-update",
     ),
     path("notifications/", views.notifications, name="referrals-notifications"),
+    path("notifications/<int:pk>/", views.notification, name="referrals-notification"),
     path("referrals/emails/", views.emails, name="referrals-emails"),
     path("referrals/emails/<int:email_id>/retry/", views.email_retry, name="referrals-email-retry"),
     path("reports/referrals/", views.report, name="referrals-report"),

@@ -10,7 +10,7 @@ from referrals.views.auth import LoginView, LogoutView
 from referrals.views.contacts import follow_up_new, measures
 from referrals.views.create import referral_new
 from referrals.views.detail import referral_detail, referral_timeline
-from referrals.views.inbox import email_retry, emails, notifications
+from referrals.views.inbox import email_retry, emails, notification, notifications
 from referrals.views.lists import caseload, queue, referral_list
 from referrals.views.moves import (
     referral_accept,
@@ -46,6 +46,7 @@ __all__ = [
     "connection_add",
     "connection_update",
     "notifications",
+    "notification",
     "emails",
     "email_retry",
     "report",

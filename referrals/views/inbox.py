@@ -10,23 +10,66 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from referrals import permissions
+from referrals.message_back import who_for
 from referrals.models import (
+    AccessLog,
     Notification,
     OutgoingEmail,
+    Referral,
 )
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def notifications(request):
+    """The user's messages, newest first, unread ones marked. A message about a referral the
+    user may still see names the person (first and last name only: the message itself, opened,
+    shows the NHS number and is access-logged)."""
     mine = Notification.objects.filter(user=request.user)
     if request.method == "POST":
-        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        count = mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        if count:
+            messages.success(request, "All messages marked as read.")
         return redirect("referrals-notifications")
+    shown = list(mine.select_related("referral")[:100])
+    about = Referral.objects.visible_to(request.user).filter(
+        pk__in={n.referral_id for n in shown if n.referral_id}
+    )
+    patients = {r.pk: r.patient for r in about.select_related("patient")}
+    for notification in shown:
+        notification.patient = patients.get(notification.referral_id)
     return render(
         request,
         "referrals/notifications.html",
-        {"notifications": mine.select_related("referral")[:100]},
+        {"notifications": shown, "unread": sum(1 for n in shown if n.is_unread)},
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET"])
+def notification(request, pk):
+    """One message, opened: it is marked read. The person it is about is named, with their NHS
+    number, only while the user may see the referral (and the view is access-logged)."""
+    notification = get_object_or_404(
+        Notification.objects.filter(user=request.user).select_related("referral"), pk=pk
+    )
+    was_unread = notification.is_unread
+    notification.mark_read()
+    referral = who_for(notification, request.user)
+    if referral is not None:
+        AccessLog.record(request, referral, channel="page")
+    return render(
+        request,
+        "referrals/notification.html",
+        {
+            "notification": notification,
+            "referral": referral,
+            "patient": referral.patient if referral else None,
+            "back": notification.message_back,
+            "was_unread": was_unread,
+        },
     )
 
 

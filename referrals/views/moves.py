@@ -5,8 +5,9 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from referrals import forms
+from referrals import forms, message_back
 from referrals.models import (
+    SNOMED_DECLINED,
     IllegalMove,
     Referral,
     StaleReferral,
@@ -96,20 +97,43 @@ def referral_decline(request, pk):
                 reason=form.cleaned_data["reason"],
             )
         except (StaleReferral, IllegalMove) as error:
-            form.add_error(None, str(error))
+            form = _kept(forms.DeclineForm, request, referral, error)
         else:
             messages.success(request, "Referral declined. The referrer has been told why.")
             return redirect(referral)
     return render(request, "referrals/decline.html", {"referral": referral, "form": form})
 
 
+def _kept(form_class, request, referral: Referral, error, **kwargs):
+    """A refused move's form, as typed, against the referral as it is now: the message says
+    what happened and nothing typed is lost (sending again acts on what the page now shows)."""
+    referral.refresh_from_db()
+    data = request.POST.copy()
+    data["version"] = referral.version
+    form = form_class(data, **kwargs)
+    form.is_valid()
+    form.add_error(None, str(error))
+    return form
+
+
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def referral_close(request, pk):
+    """Close with an outcome. The page shows the message the referrer will get, composed by
+    the function that sends it (``message_back.compose``), as chosen so far."""
     referral = _acting(request, pk)
-    initial = {"version": referral.version, "outcome": request.GET.get("outcome")}
-    form = forms.CloseForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    outcome = request.GET.get("outcome")
+    initial = {
+        "version": referral.version,
+        "outcome": outcome if outcome in Referral.Outcome.values else None,
+    }
+    if request.POST.get("action") == "preview":
+        # "Update the message" (no JavaScript): the page again with what was chosen, unsent.
+        initial = {key: request.POST.get(key, "") for key in ("version", "outcome", "note")}
+        form = forms.CloseForm(initial=initial)
+    else:
+        form = forms.CloseForm(request.POST or None, initial=initial)
+    if form.is_bound and form.is_valid():
         try:
             referral.close(
                 by=request.user,
@@ -118,20 +142,67 @@ def referral_close(request, pk):
                 note=form.cleaned_data["note"],
             )
         except (StaleReferral, IllegalMove) as error:
-            form.add_error(None, str(error))
+            form = _kept(forms.CloseForm, request, referral, error)
         else:
-            messages.success(request, "Referral closed. The referrer has been told the outcome.")
+            told = " The referrer has been told." if referral.referred_by_id else ""
+            messages.success(request, f"Referral closed.{told}")
             return redirect(referral)
-    return render(request, "referrals/close.html", {"referral": referral, "form": form})
+    chosen_outcome, note = form.chosen()
+    preview = message_back.compose(
+        referral, message_back.CLOSED, outcome=chosen_outcome, note=note, by=request.user
+    )
+    return render(
+        request,
+        "referrals/close.html",
+        {
+            "referral": referral,
+            "form": form,
+            "preview": preview,
+            "referrer_name": _name(referral.referred_by) if referral.referred_by_id else "",
+            "snomed_declined": SNOMED_DECLINED,
+            "could_not_contact": referral.suggests_could_not_contact(),
+            "could_not_contact_label": Referral.Outcome.COULD_NOT_CONTACT.label,
+            "unanswered": referral.unanswered_attempts(),
+        },
+    )
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def primary_action(referral: Referral) -> str:
+    """The one thing to do next for a referral in its state (the page's green button):
+    accept a new one, log a contact with an accepted one, agree a goal once the person is
+    reached, and keep logging contacts with an engaged one. Three unanswered attempts make
+    closing as "could not contact" the thing to do."""
+    if not referral.is_open:
+        return ""
+    if referral.suggests_could_not_contact():
+        return "close"
+    return {
+        Referral.Status.NEW: "accept",
+        Referral.Status.ACCEPTED: "contact",
+        Referral.Status.CONTACTED: "goal",
+        Referral.Status.ENGAGED: "contact",
+    }[referral.status]
 
 
 def actions_context(request, referral: Referral, *, may_act: bool) -> dict:
-    """The referral page's "What next" section."""
+    """The referral page's "What next" section, and the messages its referrer was sent."""
     context = {
         "may_assign": referral.may_assign(request.user),
         "suggest_could_not_contact": referral.suggests_could_not_contact(),
         "unanswered": referral.unanswered_attempts(),
         "can": {status: referral.can_move(status) for status in Referral.Status.values},
+        "primary": primary_action(referral),
+        "messages_back": [
+            n
+            for n in referral.notifications.filter(user_id=referral.referred_by_id).order_by(
+                "-created_at", "-pk"
+            )
+            if referral.referred_by_id
+        ],
     }
     if may_act:
         context["accept_form"] = forms.AcceptForm(

@@ -76,8 +76,9 @@ class ChaseReferralsTests:
         event = referral.events.filter(kind="moved").get()
         assert (event.by, event.from_status, event.to_status) == (None, "new", "declined")
         assert "Not picked up in time" in Notification.objects.get(user=world.clinician).message
+        # The email says only that there is news, and links to the message (no reason text).
         assert any(
-            "Not picked up in time" in m.body
+            "could not take on a referral you made" in m.body and "/notifications/" in m.body
             for m in mail.outbox
             if m.to == ["clinician@example.org"]
         )

@@ -297,7 +297,7 @@ class TaskTests:
         assert body["statusReason"]["text"] == "We do not cover this address."
         outputs = {o["type"]["coding"][0]["code"]: o for o in body["output"]}
         assert outputs["decline-reason"]["valueString"] == "We do not cover this address."
-        assert "declined" in outputs["message-to-referrer"]["valueString"]
+        assert "Declined by Hyde health trainers" in outputs["message-to-referrer"]["valueString"]
 
     def test_it_finds_the_task_by_its_focus(self, client, world):
         client.force_login(world.trainer)

@@ -118,16 +118,19 @@ class ClosingTheLoopTests:
         world.referral.accept(by=world.trainer, version=1)
         assert run_tasks()  # the worker sends the email
         note = Notification.objects.get(user=world.clinician)
-        assert "accepted by Hyde health trainers" in note.message
+        assert note.message.startswith("Accepted by Hyde health trainers on ")
+        assert note.kind == "accepted"
         assert [m.to for m in mail.outbox] == [["clinician@example.org"]]
 
     def test_it_tells_the_referrer_why_it_was_declined(self, world):
         world.referral.decline(by=world.trainer, version=1, reason="Outside our area")
         assert run_tasks()  # the worker sends the email
-        assert "declined by Hyde health trainers: Outside our area" in (
-            Notification.objects.get(user=world.clinician).message
-        )
-        assert "Outside our area" in mail.outbox[0].body
+        message = Notification.objects.get(user=world.clinician).message
+        assert "Declined by Hyde health trainers" in message
+        assert "Reason: Outside our area" in message
+        # The reason is free text (it may name the person): the app shows it, the email not.
+        assert "Outside our area" not in mail.outbox[0].body
+        assert "could not take on a referral you made" in mail.outbox[0].body
 
     def test_it_refuses_a_decline_without_a_reason(self, world):
         with pytest.raises(IllegalMove, match="reason"):
@@ -145,11 +148,16 @@ class ClosingTheLoopTests:
             in Notification.objects.filter(user=world.clinician).first().message
         )
 
-    def test_it_does_not_tell_the_referrer_about_contact_or_engagement(self, world):
+    def test_it_tells_the_referrer_about_contact_but_not_engagement(self, world):
         world.referral.accept(by=world.trainer, version=1)
         world.referral.contact(by=world.trainer, version=2)
         world.referral.engage(by=world.trainer, version=3)
-        assert Notification.objects.filter(user=world.clinician).count() == 1
+        kinds = list(
+            Notification.objects.filter(user=world.clinician)
+            .order_by("pk")
+            .values_list("kind", flat=True)
+        )
+        assert kinds == ["accepted", "contacted"]
 
     def test_it_records_the_referral_snomed_code(self, world):
         assert world.referral.snomed_code == "871731000000106"
