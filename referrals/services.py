@@ -435,7 +435,7 @@ def record_contact(
     referral: Referral,
     *,
     by,
-    at: datetime,
+    at: datetime | None = None,
     method: str,
     reached: bool,
     duration_minutes: int | None = None,
@@ -454,7 +454,8 @@ def record_contact(
     saved. Raises ``PermissionDenied`` for someone outside the referral's team.
 
     Returns ``(follow_up, created)``: the same ``idempotency_key`` (the page's form token) again
-    returns the contact already logged with ``created=False``."""
+    returns the contact already logged with ``created=False``. ``at`` defaults to now."""
+    at = at or timezone.now()
     with transaction.atomic():
         locked = Referral.objects.select_for_update().get(pk=referral.pk)
         if not locked.may_act(by):
@@ -485,7 +486,7 @@ def record_contact(
                     contact_errors, {instrument: {NON_FIELD_ERRORS: [ONE_OF_EACH_INSTRUMENT]}}
                 )
             seen.add(instrument)
-            values.setdefault("taken_on", timezone.localdate(at) if at else None)
+            values.setdefault("taken_on", timezone.localdate(at))
             measure = Measure(
                 referral=locked, follow_up=follow_up, by=by, instrument=instrument, **values
             )
@@ -507,6 +508,32 @@ def record_contact(
 
 
 ONE_OF_EACH_INSTRUMENT = "Give each instrument at most once per contact."
+
+
+def record_final_measures(referral: Referral, *, by, measures: list[dict]) -> list[Measure]:
+    """The measures taken as the referral closes (the close form's, one per instrument, dated
+    today). Called on the row ``Referral.close`` has locked (its ``before_telling``), so they
+    are in the message back and a refused close saves none. The model's rules check every
+    value first; if any is wrong ``ContactRefused`` (with no contact errors) lists them all and
+    nothing is saved."""
+    taken: list[Measure] = []
+    errors: dict[str, dict[str, list[str]]] = {}
+    today = timezone.localdate()
+    for values in measures:
+        values = dict(values)
+        instrument = values.pop("instrument", "")
+        if instrument in {m.instrument for m in taken}:
+            raise ContactRefused({}, {instrument: {NON_FIELD_ERRORS: [ONE_OF_EACH_INSTRUMENT]}})
+        measure = Measure(referral=referral, by=by, instrument=instrument, taken_on=today, **values)
+        problems = _errors_of(measure, exclude=["follow_up"])
+        if problems:
+            errors[instrument] = problems
+        taken.append(measure)
+    if errors:
+        raise ContactRefused({}, errors)
+    for measure in taken:
+        measure.save()
+    return taken
 
 
 def _errors_of(instance, exclude=()) -> dict[str, list[str]]:
