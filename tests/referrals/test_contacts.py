@@ -598,6 +598,11 @@ class ApiTests:
         accepted.refresh_from_db()
         assert accepted.status == "accepted"
 
+    def test_a_contact_without_a_time_is_logged_as_now(self, api, world):
+        response = self.post(api, world.referral, {"method": "phone", "reached": False})
+        assert response.status_code == 201, response.content
+        assert abs(FollowUp.objects.get().at - timezone.now()) < timedelta(minutes=1)
+
     def test_another_team_gets_404_and_a_clinician_403(self, client, world):
         client.force_login(world.other_trainer)
         assert self.post(client, world.referral, self.body()).status_code == 404
