@@ -124,11 +124,13 @@ def compose(
     note: str = "",
     by=None,
     at: datetime | None = None,
+    final_measures=(),
 ) -> MessageBack:
     """The message the referrer gets when ``referral`` is ``kind`` (accepted, declined,
     contacted, closed). For a close, ``outcome`` and ``note`` (for the referrer) are what the
     trainer chose; the services, goals and measures are read from the referral as they are now.
-    Nothing is saved: ``Referral._tell_referrer`` sends it, the close form previews it."""
+    Nothing is saved: ``Referral._tell_referrer`` sends it, the close form previews it (with
+    ``final_measures``, unsaved ``Measure`` rows typed on the form, counted as the latest)."""
     if kind not in KINDS:
         raise ValueError(f"No message back for {kind!r}.")
     at = timezone.localtime(at or timezone.now())
@@ -162,7 +164,7 @@ def compose(
             {"text": goal.text, "status": goal.get_status_display()}
             for goal in referral.goals.all()
         ]
-        message.measures = measure_changes(referral)
+        message.measures = measure_changes(referral, extra=final_measures)
     return message
 
 

@@ -1,14 +1,20 @@
 """Moving a referral through its workflow: accept, assign, contact, engage, decline, close."""
 
+import json
+
 from django.contrib import messages
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from referrals import forms, message_back
+from config.forms import error_links
+from referrals import forms, message_back, services
+from referrals import measures as measure_fields
 from referrals.models import (
     SNOMED_DECLINED,
     IllegalMove,
+    Measure,
     Referral,
     StaleReferral,
 )
@@ -127,29 +133,51 @@ def referral_close(request, pk):
         "version": referral.version,
         "outcome": outcome if outcome in Referral.Outcome.values else None,
     }
+    # Final measures, when first ones were taken: the same form as a contact's, for the
+    # instruments the person did before (left blank, none is recorded).
+    taken_before = list(
+        dict.fromkeys(
+            referral.measures.order_by("taken_on", "pk").values_list("instrument", flat=True)
+        )
+    )
+    measure_form = forms.MeasureForm(request.POST or None, referral=referral)
     if request.POST.get("action") == "preview":
         # "Update the message" (no JavaScript): the page again with what was chosen, unsent.
         initial = {key: request.POST.get(key, "") for key in ("version", "outcome", "note")}
         form = forms.CloseForm(initial=initial)
     else:
         form = forms.CloseForm(request.POST or None, initial=initial)
-    if form.is_bound and form.is_valid():
+    measures_ok = measure_form.is_valid() if measure_form.is_bound else True
+    if form.is_bound and form.is_valid() and measures_ok:
         try:
             referral.close(
                 by=request.user,
                 version=form.cleaned_data["version"],
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["note"],
+                before_telling=lambda locked: services.record_final_measures(
+                    locked, by=request.user, measures=measure_form.measures()
+                ),
             )
         except (StaleReferral, IllegalMove) as error:
             form = _kept(forms.CloseForm, request, referral, error)
+        except services.ContactRefused as refused:
+            for errors in refused.measures.values():
+                for field, messages_ in errors.items():
+                    measure_form.show_error(field, messages_)
         else:
             told = " The referrer has been told." if referral.referred_by_id else ""
             messages.success(request, f"Referral closed.{told}")
             return redirect(referral)
+    typed_total, typed_metric = measure_form.swemwbs_typed_total()
     chosen_outcome, note = form.chosen()
     preview = message_back.compose(
-        referral, message_back.CLOSED, outcome=chosen_outcome, note=note, by=request.user
+        referral,
+        message_back.CLOSED,
+        outcome=chosen_outcome,
+        note=note,
+        by=request.user,
+        final_measures=_typed_measures(referral, measure_form),
     )
     return render(
         request,
@@ -158,6 +186,17 @@ def referral_close(request, pk):
             "referral": referral,
             "form": form,
             "preview": preview,
+            "measure_form": measure_form,
+            "swemwbs_total": typed_total,
+            "swemwbs_metric": typed_metric,
+            "taken_before": taken_before,
+            "error_links": error_links(form, measure_form),
+            "ons4_attribution": measure_fields.ONS4_ATTRIBUTION,
+            "ons4_licence_url": measure_fields.ONS4_LICENCE_URL,
+            "swemwbs_table": sorted(measure_fields.SWEMWBS_METRIC.items()),
+            "swemwbs_json": json.dumps(
+                {raw: str(metric) for raw, metric in measure_fields.SWEMWBS_METRIC.items()}
+            ),
             "referrer_name": _name(referral.referred_by) if referral.referred_by_id else "",
             "snomed_declined": SNOMED_DECLINED,
             "could_not_contact": referral.suggests_could_not_contact(),
@@ -165,6 +204,28 @@ def referral_close(request, pk):
             "unanswered": referral.unanswered_attempts(),
         },
     )
+
+
+def _typed_measures(referral: Referral, measure_form) -> list[Measure]:
+    """The final measures as typed (valid ones only), unsaved, for the preview: dated today and
+    counted after every measure already taken."""
+    if not measure_form.is_bound or not measure_form.is_valid():
+        return []
+    typed = []
+    for values in measure_form.measures():
+        values = dict(values)
+        measure = Measure(
+            referral=referral, instrument=values.pop("instrument"), taken_on=timezone.localdate()
+        )
+        for name, value in values.items():
+            setattr(measure, name, value)
+        measure.value_errors()  # fills in the SWEMWBS total from the items
+        measure.pk = PREVIEW_LAST  # sorts after the saved ones of the same day; never saved
+        typed.append(measure)
+    return typed
+
+
+PREVIEW_LAST = 2**62
 
 
 def _name(user) -> str:
