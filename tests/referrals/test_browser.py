@@ -85,23 +85,22 @@ class TrainerJourneyTests:
         page.get_by_role("button", name="Accept", exact=True).click()
         expect(page.get_by_text("Referral accepted. The referrer has been told.")).to_be_visible()
         with page.expect_navigation():
-            page.get_by_role("link", name="Log a contact").click()
+            page.get_by_role("link", name="Log a contact").first.click()
         scan(page, "follow-up form")
         page.get_by_label("Face to face").check()
         page.get_by_role("group", name="Did you reach the person?").get_by_label("Yes").check()
-        page.get_by_label("How long (minutes)").fill("30")
-        page.get_by_role("button", name="Save contact").click()
+        page.get_by_label("How long did it take, in minutes? (optional)").fill("30")
+        for n in range(1, 8):
+            page.get_by_label(f"Item {n}", exact=True).fill("3")
+        page.get_by_role("button", name="Save contact and measures").click()
         expect(page.get_by_text("Contact logged.")).to_be_visible()
         assert FollowUp.objects.filter(referral=world.referral, reached=True).exists()
-        page.get_by_role("button", name="Mark as contacted").click()
-        expect(page.get_by_text("Marked as contacted.")).to_be_visible()
-        with page.expect_navigation():
-            page.get_by_role("link", name="Record measures").first.click()
-        scan(page, "measures")
-        page.get_by_label("SWEMWBS total (7-35)").fill("21")
-        page.get_by_role("button", name="Save SWEMWBS").click()
-        expect(page.get_by_text("SWEMWBS recorded.")).to_be_visible()
+        # A reached contact moved the accepted referral to contacted: no button to press.
+        expect(page.get_by_role("button", name="Mark as contacted")).to_have_count(0)
         assert Measure.objects.filter(referral=world.referral, swemwbs_total=21).exists()
+        with page.expect_navigation():
+            page.get_by_role("link", name="Every measure taken").click()
+        scan(page, "measures")
         page.goto(f"/referrals/{world.referral.pk}/timeline/")
         scan(page, "timeline")
         page.goto("/referrals/caseload/")
