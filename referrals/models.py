@@ -288,8 +288,8 @@ def validate_date_of_birth(value: date) -> None:
 
 # How the person would like to be contacted needs the detail to do it. The clinician's form and
 # the API both show these words (``validate_contact_method``).
-CONTACT_NEEDS_PHONE = "Enter a phone number, or choose another way to contact them."
-CONTACT_NEEDS_EMAIL = "Enter an email address, or choose another way to contact them."
+CONTACT_NEEDS_PHONE = "Enter a phone number, or choose another way to contact them"
+CONTACT_NEEDS_EMAIL = "Enter an email address, or choose another way to contact them"
 
 
 def validate_contact_method(method: str, *, phone: str = "", email: str = "") -> None:
