@@ -282,6 +282,13 @@ class NoteSerializer(VersionSerializer):
 
 class CloseSerializer(NoteSerializer):
     outcome = serializers.ChoiceField(choices=Referral.Outcome.choices)
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=NOTE_MAX,
+        help_text="For the referrer: sent to them in Flourish with the outcome (never by email).",
+    )
 
 
 class MeasureSerializer(serializers.ModelSerializer):
