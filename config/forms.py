@@ -283,7 +283,9 @@ class NHSFormMixin:
         label = str(self.fields[name].label or name.replace("_", " "))
         if label.endswith("?"):  # a question: "Select an answer to 'How should we ...?'"
             return f"an answer to “{label}”"
-        return f"the {label[:1].lower()}{label[1:]}".rstrip(":. ")
+        if label[1:2].islower():  # "First name" -> "the first name"; "PAM score" stays
+            label = label[:1].lower() + label[1:]
+        return f"the {label}".rstrip(":. ")
 
     def _name_messages(self, name: str, field: forms.Field) -> None:
         if isinstance(field.widget, forms.HiddenInput) or isinstance(field, DateInputField):
@@ -306,15 +308,10 @@ class NHSFormMixin:
         replace("invalid_choice", f"Select {noun} from the list")
         replace("invalid_list", f"Select {noun} from the list")
         replace("invalid_pk_value", f"Select {noun} from the list")
-        if isinstance(field, forms.IntegerField):
+        if isinstance(field, forms.DecimalField | forms.FloatField):  # before IntegerField,
+            replace("invalid", f"{_capital(noun)} must be a number")  # their base class
+        elif isinstance(field, forms.IntegerField):
             replace("invalid", f"{_capital(noun)} must be a whole number")
-        elif isinstance(field, forms.DecimalField | forms.FloatField):
-            replace("invalid", f"{_capital(noun)} must be a number")
-            replace(
-                "max_decimal_places", f"{_capital(noun)} can have at most %(max)s decimal place"
-            )
-            replace("max_digits", f"{_capital(noun)} is too long")
-            replace("max_whole_digits", f"{_capital(noun)} is too large")
         elif isinstance(field, forms.EmailField):
             replace("invalid", f"Enter {noun} in the right format, like name@example.com")
         elif isinstance(field, forms.DateTimeField):
@@ -338,6 +335,17 @@ class NHSFormMixin:
                     message=f"{_capital(noun)} must be %(limit_value)d characters or fewer "
                     "(it has %(show_value)d)",
                 )
+            elif isinstance(validator, validators.DecimalValidator):
+                places = validator.decimal_places
+                validator = validators.DecimalValidator(validator.max_digits, places)
+                validator.messages = {
+                    **validator.messages,
+                    "invalid": f"{_capital(noun)} must be a number",
+                    "max_decimal_places": f"{_capital(noun)} can have at most {places} decimal "
+                    + ("place" if places == 1 else "places"),
+                    "max_digits": f"{_capital(noun)} is too long",
+                    "max_whole_digits": f"{_capital(noun)} is too large",
+                }
             elif isinstance(validator, validators.MinValueValidator | validators.MaxValueValidator):
                 if low is not None and high is not None:
                     text = f"{_capital(noun)} must be between {low} and {high}"
