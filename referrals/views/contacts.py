@@ -95,7 +95,11 @@ def follow_up_new(request, pk):
                 raise
             else:
                 if not created:
-                    messages.info(request, "This contact was already logged; here it is.")
+                    messages.info(
+                        request,
+                        "This form was already sent, so the contact was logged once. To log "
+                        "another contact, choose 'Log a contact' again.",
+                    )
                     return redirect(referral)
                 messages.success(request, _saved_message(follow_up))
                 if referral.status != status_before:

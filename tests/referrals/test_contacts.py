@@ -213,7 +213,7 @@ class NothingTypedIsLostTests:
         first = trainer.post(follow_up_url(world.referral), data)
         again = trainer.post(follow_up_url(world.referral), data, follow=True)
         assert first.status_code == 302
-        assert "This contact was already logged" in page(again)
+        assert "This form was already sent, so the contact was logged once" in page(again)
         assert FollowUp.objects.count() == 1 and Measure.objects.count() == 1
 
     def test_two_forms_log_two_contacts(self, trainer, world):
