@@ -625,3 +625,28 @@ def test_an_ons4_answer_is_named_by_its_question(world):
     )
     errors = measure.value_errors()
     assert errors["happiness"] == "Enter the answer to 'Overall, how happy did you feel yesterday?'"
+
+
+@pytest.mark.django_db(transaction=True)
+class ConcurrentSubmitTests:
+    """A double click sends the form twice at once, on two connections: one contact, one move."""
+
+    def test_two_simultaneous_sends_of_one_form_log_one_contact(self, world):
+        from tests.referrals.test_concurrency import race
+
+        world.referral.accept(by=world.trainer, version=world.referral.version)
+        pk = world.referral.pk
+
+        def send(referral):
+            services.record_contact(
+                referral,
+                by=world.trainer,
+                method="phone",
+                reached=True,
+                measures=[{"instrument": "pam", "pam_score": Decimal("48.5"), "pam_level": 2}],
+                idempotency_key="form:same-token",
+            )
+
+        assert race((pk, send), (pk, send)) == ["won", "won"]
+        assert FollowUp.objects.count() == 1 and Measure.objects.count() == 1
+        assert ReferralEvent.objects.filter(referral_id=pk, to_status="contacted").count() == 1
