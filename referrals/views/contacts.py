@@ -7,7 +7,6 @@ measures page shows their history and summary; recording goes through the follow
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -91,8 +90,6 @@ def follow_up_new(request, pk):
                 for errors in refused.measures.values():
                     for field, messages_ in errors.items():
                         measure_form.show_error(field, messages_)
-            except PermissionDenied:
-                raise
             else:
                 if not created:
                     messages.info(
@@ -103,7 +100,8 @@ def follow_up_new(request, pk):
                     return redirect(referral)
                 messages.success(request, _saved_message(follow_up))
                 if referral.status != status_before:
-                    messages.info(request, "The referral is now contacted; the referrer is told.")
+                    told = " The referrer has been told." if referral.referred_by_id else ""
+                    messages.info(request, f"The referral is now contacted.{told}")
                 if referral.suggests_could_not_contact():
                     messages.warning(
                         request,

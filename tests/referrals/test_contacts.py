@@ -314,7 +314,8 @@ class StatusFollowsTheWorkTests:
         self, trainer, world, accepted
     ):
         events_before = ReferralEvent.objects.filter(referral=accepted).count()
-        trainer.post(follow_up_url(accepted), contact(reached="yes"))
+        response = trainer.post(follow_up_url(accepted), contact(reached="yes"), follow=True)
+        assert "The referral is now contacted. The referrer has been told." in page(response)
         accepted.refresh_from_db()
         assert accepted.status == Referral.Status.CONTACTED
         new_events = ReferralEvent.objects.filter(referral=accepted).order_by("pk")[events_before:]
