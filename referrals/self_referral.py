@@ -21,7 +21,6 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date
 
 from django import forms
 from django.conf import settings
@@ -35,6 +34,7 @@ from django.views.decorators.http import require_http_methods
 
 from config import ratelimit
 from config.clientip import client_ip
+from config.forms import DateInputField, DateInputWidget
 from geo import postcodes
 from referrals import services
 from referrals.forms import ErrorSummaryMixin
@@ -112,56 +112,6 @@ def read_token(text: str) -> Token | None:
 
 
 # --- The form -----------------------------------------------------------------------------------
-class DateOfBirthWidget(forms.MultiWidget):
-    """Day, month and year boxes (NHS.UK's date input); names ``date_of_birth_day`` etc."""
-
-    def __init__(self):
-        box = {"inputmode": "numeric", "class": "input date-input__input"}
-        super().__init__(
-            widgets={
-                "day": forms.TextInput(attrs={**box, "autocomplete": "bday-day"}),
-                "month": forms.TextInput(attrs={**box, "autocomplete": "bday-month"}),
-                "year": forms.TextInput(attrs={**box, "autocomplete": "bday-year"}),
-            }
-        )
-
-    def decompress(self, value):
-        return [value.day, value.month, value.year] if value else [None, None, None]
-
-
-class DateOfBirthField(forms.MultiValueField):
-    """Three boxes to one date, with NHS.UK's messages for each way it can be wrong."""
-
-    widget = DateOfBirthWidget
-
-    def __init__(self, **kwargs):
-        part = forms.CharField(required=False)
-        super().__init__(fields=(part, part, part), require_all_fields=False, **kwargs)
-
-    def clean(self, value):
-        parts = list(value) if isinstance(value, (list, tuple)) else [None, None, None]
-        day, month, year = ("" if v is None else str(v).strip() for v in (parts + [None] * 3)[:3])
-        if not (day or month or year):
-            raise ValidationError("Enter your date of birth.", code="required")
-        named = (("day", day), ("month", month), ("year", year))
-        missing = [name for name, text in named if not text]
-        if missing:
-            raise ValidationError(f"Date of birth must include a {' and a '.join(missing)}.")
-        if not (day.isdigit() and month.isdigit() and year.isdigit()):
-            raise ValidationError("Date of birth must be a real date, in numbers, like 27 3 1961.")
-        if len(year) != 4:
-            raise ValidationError("Year must include 4 numbers, like 1961.")
-        try:
-            born = date(int(year), int(month), int(day))
-        except ValueError:
-            raise ValidationError("Date of birth must be a real date, like 27 3 1961.") from None
-        validate_date_of_birth(born)
-        return born
-
-    def compress(self, data_list):  # clean() above does the work
-        return data_list
-
-
 PHONE_RE = re.compile(r"^\+?[\d\s()-]+$")
 
 
@@ -184,8 +134,12 @@ class SelfReferralForm(ErrorSummaryMixin, forms.Form):
         error_messages={"required": "Enter your last name."},
         widget=forms.TextInput(attrs={"autocomplete": "family-name", "spellcheck": "false"}),
     )
-    date_of_birth = DateOfBirthField(
-        label="What is your date of birth?", help_text="For example, 27 3 1961."
+    date_of_birth = DateInputField(
+        label="What is your date of birth?",
+        help_text="For example, 27 3 1961.",
+        noun="your date of birth",
+        validators=[validate_date_of_birth],
+        widget=DateInputWidget(autocomplete="bday"),
     )
     postcode = forms.CharField(
         label="Your postcode",
@@ -264,18 +218,11 @@ class SelfReferralForm(ErrorSummaryMixin, forms.Form):
         },
     )
 
-    TEXT_FIELDS = ("given_name", "family_name", "postcode", "nhs_number", "phone", "email")
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial["form_token"] = issue_token()
-        for name in ("given_name", "family_name", "nhs_number", "phone", "email"):
-            self.fields[name].widget.attrs.setdefault("class", "input")
-        self.fields["postcode"].widget.attrs["class"] = "input input--postcode"
-        self.fields["what_matters"].widget.attrs.update(
-            {"class": "textarea", "maxlength": WHAT_MATTERS_MAX}
-        )
+        self.fields["postcode"].widget.attrs["class"] = "input--postcode"
 
     # -- checks that are not about one field --------------------------------------------------
     def honeypot_filled(self) -> bool:
@@ -353,37 +300,6 @@ class SelfReferralForm(ErrorSummaryMixin, forms.Form):
             )
         return data
 
-    def error_links(self) -> list[tuple[str, str]]:
-        return [
-            ("id_date_of_birth_day" if anchor == "id_date_of_birth" else anchor, message)
-            for anchor, message in super().error_links()
-        ]
-
-    def date_parts(self) -> dict[str, str]:
-        """What is in each date box, as typed (or empty)."""
-        value = self["date_of_birth"].value() or [None, None, None]
-        if not isinstance(value, (list, tuple)):
-            value = self.fields["date_of_birth"].widget.decompress(value)
-        return {
-            key: "" if part is None else str(part)
-            for key, part in zip(("day", "month", "year"), value, strict=True)
-        }
-
-    def dress(self) -> "SelfReferralForm":
-        """aria-describedby and error styles for the inputs rendered with ``{{ field }}``."""
-        for name in self.TEXT_FIELDS + ("what_matters",):
-            field = self.fields[name]
-            ids = []
-            if field.help_text:
-                ids.append(f"id_{name}-hint")
-            if name in self.errors:
-                ids.append(f"id_{name}-error")
-                field.widget.attrs["class"] += " input--error"
-                field.widget.attrs["aria-invalid"] = "true"
-            if ids:
-                field.widget.attrs["aria-describedby"] = " ".join(ids)
-        return self
-
     def patient_data(self) -> dict:
         data = self.cleaned_data
         return {
@@ -415,7 +331,7 @@ def _form_page(request: HttpRequest, form: SelfReferralForm, *, status: int = 20
     return render(
         request,
         "referrals/self/form.html",
-        {"form": form.dress(), "date": form.date_parts()},
+        {"form": form},
         status=status,
     )
 
