@@ -608,13 +608,13 @@ def search_referrals(referrals, text: str):
     text = " ".join(text.split())
     if not text:
         return referrals
-    digits = text.replace(" ", "").replace("-", "")
-    if digits.isdigit():
-        return referrals.filter(patient__nhs_number__contains=digits)
-    rule = Q()
-    for word in text.split()[:SEARCH_MAX_WORDS]:
-        rule &= Q(patient__given_name__icontains=word) | Q(patient__family_name__icontains=word)
-    compact = digits.upper()
-    if len(compact) == 8:
+    compact = text.replace(" ", "").replace("-", "").upper()
+    if compact.isdigit():
+        rule = Q(patient__nhs_number__contains=compact)
+    else:
+        rule = Q()
+        for word in text.split()[:SEARCH_MAX_WORDS]:
+            rule &= Q(patient__given_name__icontains=word) | Q(patient__family_name__icontains=word)
+    if len(compact) == 8:  # a reference may be all digits, or look like a name
         rule |= Q(reference=f"{compact[:4]}-{compact[4:]}")
     return referrals.filter(rule)

@@ -248,7 +248,7 @@ class NextStepTests:
         assert working_days_after(date(2026, 11, 30), 0) == date(2026, 11, 30)
 
 
-def test_a_self_referral_without_an_nhs_number_says_so(client, world):
+def self_referral(world):
     from referrals.services import referral_create
 
     referral, _ = referral_create(
@@ -262,6 +262,22 @@ def test_a_self_referral_without_an_nhs_number_says_so(client, world):
         rate_limit=False,
         source=Referral.Source.SELF,
     )
+    return referral
+
+
+def test_a_self_referral_without_an_nhs_number_says_so(client, world):
+    self_referral(world)
     client.force_login(world.trainer)
     html = client.get(reverse("referrals-queue")).content.decode()
     assert "Sam Self" in html and "No NHS number given" in html
+
+
+def test_the_team_finds_a_self_referral_by_the_reference_the_person_quotes(client, world):
+    referral = self_referral(world)
+    typed = referral.reference.replace("-", " ").lower()  # "7kq3 m9xd", as read out
+    client.force_login(world.trainer)
+    assert listed(client, q=typed) == {referral.pk}
+    assert listed(client, q=referral.reference) == {referral.pk}
+    # The referrer's side cannot see self-referrals at all, reference or not.
+    client.force_login(world.clinician)
+    assert listed(client, q=referral.reference) == set()
