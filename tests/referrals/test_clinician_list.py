@@ -164,7 +164,7 @@ class RowTests:
         assert "status--new" in html
         due = grace.accept_by()
         assert f"Team to accept or decline by {due:%-d %B %Y}" in html
-        assert 'class="table table--responsive"' in html
+        assert 'class="table table--responsive referral-rows"' in html
         assert '<span class="table__heading" aria-hidden="true">Next step </span>' in html
 
     def test_the_list_makes_a_bounded_number_of_queries(self, client, world, people):
@@ -182,12 +182,12 @@ class RowTests:
         client.force_login(world.trainer)
         html = client.get(reverse("referrals-queue")).content.decode()
         assert "NHS number 943 476 5919" in html and "Team to accept or decline by" in html
-        assert 'class="table table--responsive"' in html
+        assert 'class="table table--responsive referral-rows"' in html
         assert ">Accept<span" in html
         people["grace"].accept(by=world.trainer, version=1)
         html = client.get(reverse("referrals-caseload")).content.decode()
         assert "Grace Hopper" in html and "First contact with the person by" in html
-        assert 'class="table table--responsive"' in html
+        assert 'class="table table--responsive referral-rows"' in html
 
 
 class NextStepTests:
