@@ -209,8 +209,9 @@ class ReferralForm(ErrorSummaryMixin, forms.Form):
         # choosable (a referrer may know better), by name.
         ids = [team.pk for team in team_order]
         rest = Team.objects.exclude(pk__in=ids).order_by("name")
+        elsewhere = " (does not cover their postcode)" if team_order else ""
         self.fields["team"].choices = [(t.pk, team_label(t)) for t in team_order] + [
-            (t.pk, t.name) for t in rest
+            (t.pk, f"{t.name}{elsewhere}") for t in rest
         ]
         # Only services near the postcode for the chosen needs are offered; one already ticked
         # stays offered (and ticked) when the list changes under it.

@@ -31,6 +31,7 @@ class NewReferralPageTests:
         assert response.status_code == 200
         assert "Teams covering SK14 1PW, nearest first" in html
         assert "Hyde health trainers: base" in html and "1 open case (capacity" in html
+        assert "City health trainers (does not cover their postcode)" in html
         assert "There is a problem" not in html
         # What was typed is kept, and the nearest covering team is chosen.
         team = response.context["form"]["team"]
