@@ -10,7 +10,13 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from referrals.models import NextStep, PracticeMembership, Referral, working_days_after
+from referrals.models import (
+    NextStep,
+    PracticeMembership,
+    Referral,
+    TeamMembership,
+    working_days_after,
+)
 from tests.referrals.factories import make_practice, make_referral, nhs_number, patient_data
 
 LIST = "referrals-list"
@@ -139,6 +145,13 @@ class FilterTests:
         third = make_practice("Third Surgery", "Y00001")
         response = client.get(reverse(LIST), {"practice": third.pk})
         assert "There is a problem" in response.content.decode()
+
+    def test_a_trainer_in_two_teams_filters_by_team(self, client, world, people):
+        TeamMembership.objects.create(team=world.other_team, user=world.trainer)
+        client.force_login(world.trainer)
+        assert people["elsewhere"].pk in listed(client)
+        assert listed(client, team=world.other_team.pk) == {people["elsewhere"].pk}
+        assert people["elsewhere"].pk not in listed(client, team=world.team.pk)
 
     def test_the_filters_are_a_plain_get_form_that_collapses(self, client, world, people):
         client.force_login(world.clinician)
