@@ -103,6 +103,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_addoption(parser):
+    # Here, not in tests/pages/: an option must be declared by a conftest pytest loads first.
+    parser.addoption(
+        "--screenshots",
+        action="store_true",
+        default=False,
+        help="Browser tests save a PNG per journey under docs/screenshots/.",
+    )
+
+
 # --- Browser harness ----------------------------------------------------------------------------
 # One Chromium for every browser test: Playwright's sync API allows one running instance per
 # thread, and keeps an event loop in it while it lives, so the browser tests run last.

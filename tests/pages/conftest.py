@@ -43,15 +43,6 @@ PLACES = {
 }
 
 
-def pytest_addoption(parser):
-    parser.addoption(
-        "--screenshots",
-        action="store_true",
-        default=False,
-        help="Browser tests save a PNG per journey under docs/screenshots/.",
-    )
-
-
 def _need(code: str):
     return vocabularies.term_id("flourish-needs", code)
 
