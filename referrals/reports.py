@@ -789,8 +789,8 @@ def chart(report: Report) -> dict:
     drawn as a small dashed box on the axis (the same for every hidden month), never as a bar
     of its real value."""
     t = threshold()
-    width, height = 640, 300
-    left, right, top, bottom = 56, 12, 16, 64
+    width, height = 480, 280
+    left, right, top, bottom = 48, 8, 12, 56
     plot_w, plot_h = width - left - right, height - top - bottom
     shown = [c.value for _m, c in report.months if not c.suppressed]
     top_value = max([t, *shown])
