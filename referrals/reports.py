@@ -461,10 +461,11 @@ def build(period: Period | None = None) -> Report:
     t = threshold()
     until = _start_of(period.as_at + timedelta(days=1))  # the end of the as-at day
     start, end = _start_of(period.start), min(_start_of(period.end + timedelta(days=1)), until)
+    # The period's referrals; related rows are read with this as a subquery (no long IN lists).
+    population = Referral.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    in_period = population.values("pk")
     referrals = list(
-        Referral.objects.filter(created_at__gte=start, created_at__lt=end)
-        .order_by()
-        .values(
+        population.values(
             "pk",
             "created_at",
             "practice_id",
@@ -491,7 +492,7 @@ def build(period: Period | None = None) -> Report:
     declined_by_system = {}
     for referral_id, to_status, by_id in (
         ReferralEvent.objects.filter(
-            referral_id__in=ids, kind=ReferralEvent.Kind.MOVED, at__lt=until
+            referral_id__in=in_period, kind=ReferralEvent.Kind.MOVED, at__lt=until
         )
         .order_by("at", "pk")
         .values_list("referral_id", "to_status", "by_id")
@@ -559,7 +560,7 @@ def build(period: Period | None = None) -> Report:
 
     # Who referred, who took it on, why, who.
     practices = dict(
-        Referral.objects.filter(pk__in=ids, practice__isnull=False)
+        population.filter(practice__isnull=False)
         .values_list("practice_id", "practice__name")
         .distinct()
     )
@@ -577,7 +578,7 @@ def build(period: Period | None = None) -> Report:
     need_counts: Counter = Counter()
     with_a_need = set()
     for referral_id, term_id in Referral.needs.through.objects.filter(
-        referral_id__in=ids
+        referral_id__in=in_period
     ).values_list("referral_id", "taxonomyterm_id"):
         need_counts[term_id] += 1
         with_a_need.add(referral_id)
@@ -632,11 +633,11 @@ def build(period: Period | None = None) -> Report:
     created = {r["pk"]: r["created_at"] for r in referrals}
     first_contact: dict = {}
     for referral_id, at in FollowUp.objects.filter(
-        referral_id__in=ids, reached=True, at__lt=until, created_at__lt=until
+        referral_id__in=in_period, reached=True, at__lt=until, created_at__lt=until
     ).values_list("referral_id", "at"):
         first_contact[referral_id] = min(at, first_contact.get(referral_id, at))
     for referral_id, at in ReferralEvent.objects.filter(
-        referral_id__in=ids,
+        referral_id__in=in_period,
         kind=ReferralEvent.Kind.MOVED,
         to_status=Referral.Status.CONTACTED,
         at__lt=until,
@@ -679,7 +680,7 @@ def build(period: Period | None = None) -> Report:
     # Attendance at community services (a person counts once per kind of service).
     attended = defaultdict(set)
     for referral_id, kind in Connection.objects.filter(
-        referral_id__in=ids, status=Connection.Status.ATTENDED, updated_at__lt=until
+        referral_id__in=in_period, status=Connection.Status.ATTENDED, updated_at__lt=until
     ).values_list("referral_id", "service__kind"):
         attended[kind].add(referral_id)
     kinds = [(k, label) for k, label in Service.Kind.choices]
@@ -698,7 +699,7 @@ def build(period: Period | None = None) -> Report:
 
     # Change in each measure: first and latest per referral, up to the as-at date.
     changes = measure_rules.first_and_latest(
-        Measure.objects.filter(referral_id__in=ids, taken_on__lte=period.as_at)
+        Measure.objects.filter(referral_id__in=in_period, taken_on__lte=period.as_at)
     )
     averages = []
     for _instrument, name in MEASURE_FIELDS:
