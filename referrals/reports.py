@@ -35,6 +35,7 @@ import calendar
 import csv
 import io
 import logging
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -748,10 +749,27 @@ def build(period: Period | None = None) -> Report:
 
 
 # --- CSV --------------------------------------------------------------------------------------
+def _text(value: str) -> str:
+    """A name a spreadsheet must not run as a formula (a practice called "=HYPERLINK(...)")."""
+    if re.fullmatch(r"[+-]?\d+(\.\d+)?", value):  # a number, like a change of -1.5
+        return value
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+class _Writer:
+    """csv.writer whose text is made formula-safe (numbers are left as numbers)."""
+
+    def __init__(self, out):
+        self.writer = csv.writer(out)
+
+    def writerow(self, row):
+        self.writer.writerow([_text(str(value)) for value in row])
+
+
 def csv_text(report: Report) -> str:
     """The same cells as the page, the same suppression, with a header saying what it is."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _Writer(out)
     p = report.period
     writer.writerow(["Flourish referral figures"])
     writer.writerow(["Period", f"{p.start:%Y-%m-%d}", f"{p.end:%Y-%m-%d}"])

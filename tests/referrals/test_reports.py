@@ -8,7 +8,7 @@ import io
 from datetime import date, datetime, timedelta
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -227,6 +227,10 @@ class BreakdownTests:
         assert declines["Not picked up in time (declined automatically)"] == "hidden"
         assert declines["Declined"] == "6"
         assert "Elm Rd" not in reports.csv_text(report)
+        client = Client()
+        client.force_login(world.manager)
+        html = client.get(reverse("referrals-report") + "?" + PERIOD.query()).content.decode()
+        assert "Elm Rd" not in html and "Declined by the team" in html
 
     def test_time_to_first_contact(self, known):
         report = reports.build(PERIOD)
@@ -450,6 +454,16 @@ class CsvTests:
         assert ["Headline", "Referrals in", "15"] in rows
         patient = known["early"][0].patient
         assert patient.family_name not in response.content.decode()
+
+    def test_a_name_is_never_a_spreadsheet_formula(self, client, world, known):
+        world.practice.name = '=HYPERLINK("http://x.invalid")'
+        world.practice.save()
+        client.force_login(world.manager)
+        text = client.get(reverse("referrals-report-csv") + "?" + PERIOD.query()).content
+        rows = list(csv.reader(io.StringIO(text.decode())))
+        assert ["Referrals by practice", '\'=HYPERLINK("http://x.invalid")', "10"] in rows
+        assert not any(cell.startswith("=") for row in rows for cell in row)
+        assert ["SWEMWBS total", "+4.0", "5"] in rows  # a number stays a number
 
 
 class AccessTests:
