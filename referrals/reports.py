@@ -698,6 +698,31 @@ def build(period: Period | None = None) -> Report:
         )
     )
 
+    # And by the needs the services meet (the directory's taxonomy).
+    attended_need = defaultdict(set)
+    for referral_id, term_id in Connection.objects.filter(
+        referral_id__in=in_period,
+        status=Connection.Status.ATTENDED,
+        updated_at__lt=until,
+        service__attributes__taxonomy_term__in=TaxonomyTerm.objects.needs(),
+    ).values_list("referral_id", "service__attributes__taxonomy_term_id"):
+        attended_need[term_id].add(referral_id)
+    tables.append(
+        Table(
+            "attendance_need",
+            "Attendance at community services by the need they meet",
+            "Need the service meets",
+            [
+                cell(f"attended_need:{pk}", name, len(attended_need.get(pk, ())))
+                for pk, name in needs
+            ],
+            None,
+            note="People who attended at least one service meeting each need. A service can "
+            "meet several needs, and a person attend several services, so these do not add up.",
+            unit="People who attended",
+        )
+    )
+
     # Change in each measure: first and latest per referral, up to the as-at date.
     changes = measure_rules.first_and_latest(
         Measure.objects.filter(referral_id__in=in_period, taken_on__lte=period.as_at)

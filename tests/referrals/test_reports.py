@@ -120,7 +120,13 @@ def known(world):
       automatically on 20 Apr.
     """
     trainer, other = world.trainer, world.other_trainer
-    group = make_service("Walking group", lat=53.45, lng=-2.07, kind=Service.Kind.COMMUNITY_ASSET)
+    group = make_service(
+        "Walking group",
+        lat=53.45,
+        lng=-2.07,
+        kind=Service.Kind.COMMUNITY_ASSET,
+        needs=("physical-activity", "loneliness"),
+    )
     data = {"early": [], "late": [], "self": []}
     for _ in range(5):
         r = referral_on(world, date(2026, 2, 10), age=30)
@@ -300,6 +306,9 @@ class BreakdownTests:
         report = reports.build(PERIOD)
         assert shown(report, "attendance")["Community group or activity"] == "5"
         assert shown(report, "attendance")["Online centre (help getting online)"] == "0"
+        by_need = shown(report, "attendance_need")
+        assert by_need["Physical activity"] == "5" and by_need["Loneliness and isolation"] == "5"
+        assert by_need["Housing"] == "0"
 
     def test_the_default_period_is_the_last_twelve_full_months(self):
         period = Period.default(date(2026, 11, 30))
