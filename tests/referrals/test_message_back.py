@@ -361,7 +361,7 @@ class UnreadTests:
         return list(Notification.objects.order_by("pk"))
 
     def _items(self, page: str) -> list[str]:
-        return re.findall(r'<li class="card message-list__item[^"]*">.*?</li>', page, re.S)
+        return re.findall(r'<li class="staff-card message-list__item[^"]*">.*?</li>', page, re.S)
 
     def test_unread_messages_stand_out_and_read_ones_do_not(self, client, world):
         accepted, contacted = self._two(world)
