@@ -279,9 +279,7 @@ def validate_measure_date(taken_on: date, referral) -> None:
 
 def validate_date_of_birth(value: date) -> None:
     if value < EARLIEST_DATE_OF_BIRTH:
-        raise ValidationError(
-            f"Enter a date of birth after {EARLIEST_DATE_OF_BIRTH:%-d %B %Y}."
-        )
+        raise ValidationError(f"Enter a date of birth after {EARLIEST_DATE_OF_BIRTH:%-d %B %Y}.")
     if value > timezone.localdate():
         raise ValidationError("Date of birth must be in the past.")
 
