@@ -23,6 +23,14 @@ def _back(referral: Referral, anchor: str):
     return redirect(reverse("referrals-detail", args=[referral.pk]) + f"#{anchor}")
 
 
+def _refused(request, form, referral: Referral, anchor: str):
+    """A form that does not validate: its messages on the referral page, back at the section."""
+    for errors in form.errors.values():
+        for message in errors:
+            messages.error(request, message)
+    return _back(referral, anchor)
+
+
 def _refusal(error) -> list[str]:
     if isinstance(error, ValidationError):
         return error.messages
@@ -76,10 +84,7 @@ def goal_update(request, pk, goal_id):
     referral = _acting(request, pk)
     form = forms.GoalStatusForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for message in errors:
-                messages.error(request, message)
-        return _back(referral, "plan")
+        return _refused(request, form, referral, "plan")
     goal = _change(
         request,
         referral,
@@ -101,10 +106,7 @@ def connection_add(request, pk):
     referral = _acting(request, pk)
     form = forms.ConnectionForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for message in errors:
-                messages.error(request, message)
-        return _back(referral, "connections")
+        return _refused(request, form, referral, "connections")
     data = form.cleaned_data
     connection = _change(
         request,
@@ -126,10 +128,7 @@ def connection_update(request, pk, connection_id):
     referral = _acting(request, pk)
     form = forms.ConnectionStatusForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for message in errors:
-                messages.error(request, message)
-        return _back(referral, "connections")
+        return _refused(request, form, referral, "connections")
     connection = _change(
         request,
         referral,
