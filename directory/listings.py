@@ -478,23 +478,22 @@ def report_attendance(*, link: ListingLink, connection_id: int, attended: bool):
     """The organisation says whether the person came: the connection becomes attended or did
     not attend, and the referral's timeline says who said so and when. A connection the link
     may not report on raises ``Connection.DoesNotExist``."""
-    from referrals.models import Connection, ReferralEvent
+    from referrals.models import Connection, Referral
 
     actor = link_actor()
     status = Connection.Status.ATTENDED if attended else Connection.Status.DID_NOT_ATTEND
     with transaction.atomic():
         connection = connections_for(link).select_for_update(of=("self",)).get(pk=connection_id)
+        # The referral's row too, as a trainer's change to the plan locks it: the version moves
+        # on, so a referral page opened before this report cannot overwrite it.
+        referral = Referral.objects.select_for_update().get(pk=connection.referral_id)
         connection.status = status
         connection.updated_at = timezone.now()
         connection.save(update_fields=["status", "updated_at"])
-        referral = connection.referral
         label = Connection.Status(status).label.lower()
-        ReferralEvent.objects.create(
-            referral=referral,
+        referral._plan_event(
             by=actor,
             kind=CONNECTION_EVENT,
-            from_status=referral.status,
-            to_status=referral.status,
             note=f"{connection.service.name}: {label}, said {link.organization.name} "
             f"{_through(link)}.",
         )

@@ -20,7 +20,14 @@ from directory.listing_models import CancelledSession, ListingChange, ListingLin
 from directory.models import Phone, Schedule, Service
 from directory.params import parse_search
 from referrals import permissions
-from referrals.models import AccessLog, Connection, OutgoingEmail, Referral, ReferralEvent
+from referrals.models import (
+    AccessLog,
+    Connection,
+    OutgoingEmail,
+    Referral,
+    ReferralEvent,
+    StaleReferral,
+)
 from tests.directory.conftest import london, make_service
 from tests.referrals.factories import (
     make_practice,
@@ -668,6 +675,7 @@ class AttendanceTests:
     @pytest.mark.parametrize("answer, status", [("yes", "attended"), ("no", "did_not_attend")])
     def test_the_answer_updates_the_connection_and_the_timeline(self, scene, answer, status):
         client = opened(scene)
+        seen = scene.referral.version  # what a trainer's open referral page holds
 
         response = client.post(
             reverse("listing-attendance-report", args=[scene.connection.pk]), {"attended": answer}
@@ -688,6 +696,16 @@ class AttendanceTests:
         trainer.force_login(scene.trainer)
         timeline = trainer.get(reverse("referrals-timeline", args=[scene.referral.pk]))
         assert event.note in unescape(timeline.content.decode())
+        # The referral moved on: a trainer's page from before the report cannot overwrite it.
+        scene.referral.refresh_from_db()
+        assert scene.referral.version == seen + 1
+        with pytest.raises(StaleReferral):
+            scene.referral.set_connection_status(
+                by=scene.trainer,
+                version=seen,
+                connection_id=scene.connection.pk,
+                status=Connection.Status.REFERRED,
+            )
 
     def test_it_refuses_a_person_of_another_organisation(self, scene):
         elsewhere = Connection.objects.create(
