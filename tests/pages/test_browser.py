@@ -14,6 +14,7 @@ from django.core.cache import cache
 from playwright.sync_api import expect
 
 from directory.models import ListingReport, Service
+from directory.params import LONDON
 from tests.pages.conftest import SCREENSHOTS, make_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -114,7 +115,20 @@ def results_names(page) -> list[str]:
     ]
 
 
-def test_find_support_near_me(visit):
+def pin_search_clock(monkeypatch, moment: dt.datetime) -> None:
+    """The live server's searches run at ``moment`` ("open now" has one answer whenever the
+    suite runs: the directory's weekday sessions would otherwise be open during office hours)."""
+    from directory import search
+
+    unpinned = search.parse_search
+    monkeypatch.setattr(
+        search, "parse_search", lambda params, *, now=None: unpinned(params, now=now or moment)
+    )
+
+
+def test_find_support_near_me(visit, monkeypatch):
+    # A Sunday evening: of the services near SK14 1AA only the 24-hour listening line is open.
+    pin_search_clock(monkeypatch, dt.datetime(2026, 11, 29, 20, 0, tzinfo=LONDON))
     page = visit.page
     page.goto("/")
     visit.scan("home page")
