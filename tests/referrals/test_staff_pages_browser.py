@@ -11,8 +11,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 
-from referrals.models import Connection, FollowUp, Goal, Measure, Notification
-from tests.referrals.factories import PASSWORD, make_referral, minutes_ago
+from referrals.models import Connection, FollowUp, Goal, Measure
+from tests.referrals.factories import PASSWORD, make_referral, minutes_ago, patient_data
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,12 +39,16 @@ class StaffPage:
 
 def pages(world, busy, new) -> list[StaffPage]:
     r, n = busy.pk, new.pk
+    message = world.clinician.notifications.filter(kind="closed").first()
+    today = timezone.localdate()
+    this_year = f"from={today:%Y}-01-01&to={today.isoformat()}&as_at={today.isoformat()}"
     return [
         StaffPage("sign-in", "", "/accounts/login/"),
         StaffPage("clinician-list", "clinician", "/referrals/"),
         StaffPage("clinician-new-referral", "clinician", "/referrals/new/"),
         StaffPage("clinician-referral", "clinician", f"/referrals/{r}/"),
         StaffPage("clinician-messages", "clinician", "/notifications/"),
+        StaffPage("clinician-message-back", "clinician", f"/notifications/{message.pk}/"),
         StaffPage("trainer-queue", "trainer", "/referrals/queue/"),
         StaffPage("trainer-caseload", "trainer", "/referrals/caseload/"),
         StaffPage("trainer-list", "trainer", "/referrals/"),
@@ -57,6 +61,7 @@ def pages(world, busy, new) -> list[StaffPage]:
         StaffPage("trainer-timeline", "trainer", f"/referrals/{r}/timeline/"),
         StaffPage("lead-emails", "lead", "/referrals/emails/"),
         StaffPage("manager-figures", "manager", "/reports/referrals/"),
+        StaffPage("manager-figures-this-year", "manager", f"/reports/referrals/?{this_year}"),
     ]
 
 
@@ -93,7 +98,18 @@ def busy(world):
     )
     service = world.team.service
     Connection.objects.create(referral=referral, service=service, by=world.trainer)
-    Notification.send(user=world.clinician, referral=referral, message=f"Note: {BLOB[:3000]}")
+    # A referral that ended, so the referrer has a real message back to read.
+    grace = patient_data(given_name="Grace", family_name="Hopper")
+    done = make_referral(world.clinician, world.team, patient=grace)
+    done.accept(by=world.trainer, version=done.version)
+    done.add_goal(by=world.trainer, version=done.version, text="Walk to the shops twice a week")
+    done.add_connection(by=world.trainer, version=done.version, service=service, status="attended")
+    done.close(
+        by=world.trainer,
+        version=done.version,
+        outcome="goals_met",
+        note=f"Grace walks with the group every Tuesday now. Their page: {LONG_LINK}",
+    )
     return referral
 
 
