@@ -1090,8 +1090,12 @@ class Referral(models.Model):
             count += 1
         return count
 
-    def suggests_could_not_contact(self) -> bool:
-        return self.is_open and self.unanswered_attempts() >= UNANSWERED_ATTEMPTS_BEFORE_CLOSING
+    def suggests_could_not_contact(self, unanswered: int | None = None) -> bool:
+        """``unanswered``: ``unanswered_attempts()`` if the caller already has it (one query
+        for a page that shows both)."""
+        if unanswered is None:
+            unanswered = self.unanswered_attempts()
+        return self.is_open and unanswered >= UNANSWERED_ATTEMPTS_BEFORE_CLOSING
 
     def same_person(self, user) -> dict[str, list["Referral"]]:
         """Other referrals *the user can already see* that are for this person.

@@ -160,12 +160,13 @@ def _history_row(measure: Measure) -> dict:
 
 def contacts_context(request, referral: Referral, *, may_act: bool) -> dict:
     """The referral page's contacts and measures sections."""
+    unanswered = referral.unanswered_attempts()
     return {
         "follow_ups": referral.follow_ups.select_related("by").prefetch_related("measures")[:10],
         "follow_up_count": referral.follow_ups.count(),
         "measure_summary": measure_summary(referral),
-        "unanswered_attempts": referral.unanswered_attempts(),
-        "offer_could_not_contact": referral.suggests_could_not_contact(),
+        "unanswered_attempts": unanswered,
+        "offer_could_not_contact": referral.suggests_could_not_contact(unanswered),
         "ons4_attribution": m.ONS4_ATTRIBUTION,
         "ons4_licence_url": m.ONS4_LICENCE_URL,
     }

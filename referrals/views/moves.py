@@ -232,14 +232,14 @@ def _name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def primary_action(referral: Referral) -> str:
+def primary_action(referral: Referral, *, could_not_contact: bool) -> str:
     """The one thing to do next for a referral in its state (the page's green button):
     accept a new one, log a contact with an accepted one, agree a goal once the person is
     reached, and keep logging contacts with an engaged one. Three unanswered attempts make
     closing as "could not contact" the thing to do."""
     if not referral.is_open:
         return ""
-    if referral.suggests_could_not_contact():
+    if could_not_contact:
         return "close"
     return {
         Referral.Status.NEW: "accept",
@@ -251,12 +251,14 @@ def primary_action(referral: Referral) -> str:
 
 def actions_context(request, referral: Referral, *, may_act: bool) -> dict:
     """The referral page's "What next" section, and the messages its referrer was sent."""
+    unanswered = referral.unanswered_attempts()
+    could_not_contact = referral.suggests_could_not_contact(unanswered)
     context = {
         "may_assign": referral.may_assign(request.user),
-        "suggest_could_not_contact": referral.suggests_could_not_contact(),
-        "unanswered": referral.unanswered_attempts(),
+        "suggest_could_not_contact": could_not_contact,
+        "unanswered": unanswered,
         "can": {status: referral.can_move(status) for status in Referral.Status.values},
-        "primary": primary_action(referral),
+        "primary": primary_action(referral, could_not_contact=could_not_contact),
         "messages_back": [
             n
             for n in referral.notifications.filter(user_id=referral.referred_by_id).order_by(
